@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* The op table every backend implements. Only compute/ includes this file.
+ *
+ * Contract for implementations:
+ *  - Arguments have been validated by the front end (compute/tensor/graft-ops.c):
+ *    shapes agree, buffers are large enough, sizes fit in 32 bits.
+ *  - Ops may run asynchronously. buffer_read() and synchronize() return only once every
+ *    earlier op has finished; buffer_write() is ordered after earlier ops that use the
+ *    buffer; buffer_free() may be called while ops using the buffer are still in flight
+ *    and must defer the release until they finish.
+ *  - Runtime failures are GErrors in GRAFT_DEVICE_ERROR, never aborts.
+ *  - All sizes are in bytes for buffers and in elements (float32) for ops. */
+
+#include "graft-backend.h"
+
+G_BEGIN_DECLS
+
+typedef struct _GraftBuffer GraftBuffer; /* defined by each backend */
+
+#define GRAFT_MAX_RANK 6
+
+typedef enum {
+  GRAFT_BINARY_ADD,
+  GRAFT_BINARY_MUL,
+} GraftBinaryOp;
+
+/* out[i] = a[ia] (op) b[ib] where i runs over the output shape and ia/ib are the
+ * broadcast positions: index = sum(coord[d] * strides[d]), stride 0 where broadcast.
+ * Dimensions are outermost first; unused leading dimensions have shape 1. */
+typedef struct {
+  guint32 rank;
+  guint32 shape[GRAFT_MAX_RANK];
+  guint32 a_strides[GRAFT_MAX_RANK];
+  guint32 b_strides[GRAFT_MAX_RANK];
+  guint32 n;                      /* product of shape */
+} GraftBroadcast;
+
+/* C[m,n] = alpha * sum_k op(A)[m,k] * op(B)[k,n] + beta * C[m,n] + bias[n]
+ * Row-major. op(A) is A (m x k, lda = k) or A^T with A stored k x m (lda = m);
+ * op(B) is B (k x n, ldb = n) or B^T with B stored n x k (ldb = k). bias may be NULL.
+ * When beta == 0, C is not read (it may hold NaNs). */
+typedef struct {
+  guint32  m, n, k;
+  gboolean trans_a;
+  gboolean trans_b;
+  float    alpha;
+  float    beta;
+} GraftGemmParams;
+
+typedef struct {
+  /* Releases every resource and frees @self; self->info is freed by the caller. */
+  void         (*destroy)      (GraftBackend *self);
+
+  GraftBuffer *(*buffer_new)   (GraftBackend *self, gsize size, GError **error);
+  void         (*buffer_free)  (GraftBackend *self, GraftBuffer *buffer);
+  gboolean     (*buffer_write) (GraftBackend *self, GraftBuffer *buffer, gsize offset,
+                                const void *data, gsize size, GError **error);
+  gboolean     (*buffer_read)  (GraftBackend *self, GraftBuffer *buffer, gsize offset,
+                                void *data, gsize size, GError **error);
+
+  gboolean     (*fill)         (GraftBackend *self, GraftBuffer *out, guint32 n,
+                                float value, GError **error);
+  /* out[i] = a[i] * s; out may be a */
+  gboolean     (*scale)        (GraftBackend *self, GraftBuffer *a, GraftBuffer *out,
+                                guint32 n, float s, GError **error);
+  /* out may be a or b when its shape equals theirs */
+  gboolean     (*binary)       (GraftBackend *self, GraftBinaryOp op,
+                                const GraftBroadcast *plan, GraftBuffer *a,
+                                GraftBuffer *b, GraftBuffer *out, GError **error);
+  /* c never aliases a, b or bias */
+  gboolean     (*gemm)         (GraftBackend *self, const GraftGemmParams *params,
+                                GraftBuffer *a, GraftBuffer *b, GraftBuffer *bias,
+                                GraftBuffer *c, GError **error);
+
+  gboolean     (*synchronize)  (GraftBackend *self, GError **error);
+} GraftBackendOps;
+
+/* Each backend embeds this as the first member of its own struct. */
+struct _GraftBackend {
+  const GraftBackendOps *ops;
+  GraftDeviceInfo       *info;
+  gint                   ref_count;
+};
+
+/* Called by each implementation's open function; takes a copy of @info. */
+void _graft_backend_init (GraftBackend          *self,
+                          const GraftBackendOps *ops,
+                          const GraftDeviceInfo *info);
+
+/* CPU backend (compute/backend/cpu) */
+GraftDeviceInfo *_graft_cpu_device_info_new (void);
+GraftBackend    *_graft_cpu_backend_open    (const GraftDeviceInfo *info,
+                                             GError               **error);
+
+/* Vulkan backend (compute/backend/vulkan). _graft_vk_enumerate appends one
+ * GraftDeviceInfo per physical device to @devices (ids "vulkan:N", N in driver order;
+ * index is set by the caller) or fails with GRAFT_DEVICE_ERROR_UNAVAILABLE saying why. */
+gboolean         _graft_vk_enumerate        (GPtrArray             *devices,
+                                             GError               **error);
+GraftBackend    *_graft_vk_backend_open     (const GraftDeviceInfo *info,
+                                             GError               **error);
+
+G_END_DECLS

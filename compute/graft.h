@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* The public face of libgraft: everything the application and graft-cli may use. */
+
+#include "backend/graft-device.h"
+#include "backend/graft-backend.h"
+#include "tensor/graft-tensor.h"
+#include "tensor/graft-ops.h"
+#include "bench/graft-bench.h"
