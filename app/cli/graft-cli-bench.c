@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-cli"
+
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "graft.h"
+#include "graft-cli-private.h"
+
+typedef struct {
+  guint32 m, n, k;
+} Shape;
+
+static gboolean
+parse_shapes (const char  *text,
+              GArray      *shapes)
+{
+  g_auto(GStrv) items = g_strsplit (text, ",", -1);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_auto(GStrv) dims = g_strsplit (g_strstrip (items[i]), "x", -1);
+      guint n_dims = g_strv_length (dims);
+      guint64 v[3];
+
+      if (n_dims != 1 && n_dims != 3)
+        return FALSE;
+      for (guint d = 0; d < n_dims; d++)
+        if (!g_ascii_string_to_unsigned (dims[d], 10, 1, 1 << 16, &v[d], NULL))
+          return FALSE;
+      if (n_dims == 1)
+        v[1] = v[2] = v[0];
+      g_array_append_val (shapes, ((Shape) { (guint32) v[0], (guint32) v[1], (guint32) v[2] }));
+    }
+  return shapes->len > 0;
+}
+
+static json_object *
+result_to_json (const GraftGemmBench *r,
+                double                openblas_gflops)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "m", json_object_new_int ((int) r->m));
+  json_object_object_add (obj, "n", json_object_new_int ((int) r->n));
+  json_object_object_add (obj, "k", json_object_new_int ((int) r->k));
+  json_object_object_add (obj, "iterations", json_object_new_int ((int) r->iterations));
+  json_object_object_add (obj, "seconds", json_object_new_double (r->seconds));
+  json_object_object_add (obj, "gflops", json_object_new_double (r->gflops));
+  json_object_object_add (obj, "ratio_to_openblas", json_object_new_double (r->gflops / openblas_gflops));
+  json_object_object_add (obj, "max_rel_error", json_object_new_double (r->max_rel_error));
+  return obj;
+}
+
+static int
+bench_gemm (GraftCliGlobals *globals,
+            GArray          *shapes,
+            double           min_seconds,
+            gboolean         all_devices)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GError) vulkan_error = NULL;
+  g_autofree double *peer = g_new0 (double, shapes->len);
+  json_object *root = json_object_new_object ();
+  json_object *jdevices = json_object_new_array ();
+  json_object *jpeer = json_object_new_array ();
+  int status = GRAFT_CLI_EXIT_OK;
+
+  devices = graft_device_list (&vulkan_error);
+  if (!all_devices)
+    {
+      g_autoptr(GError) error = NULL;
+      const GraftDeviceInfo *info = graft_device_select (devices, globals->device, &error);
+      GraftDeviceInfo *keep;
+
+      if (info == NULL)
+        {
+          _graft_cli_error ("%s", error->message);
+          json_object_put (root);
+          json_object_put (jdevices);
+          json_object_put (jpeer);
+          return GRAFT_CLI_EXIT_FAILURE;
+        }
+      keep = graft_device_info_copy (info);
+      g_ptr_array_set_size (devices, 0);
+      g_ptr_array_add (devices, keep);
+    }
+
+  if (!globals->json)
+    {
+      printf ("GEMM C = A·B, float32, row-major; GFLOPS = 2·m·n·k per run / time, after a warm-up run.\n");
+      printf ("The peer is OpenBLAS called directly on the same machine.\n\n");
+      printf ("%-44s %16s %10s %10s %9s\n", "device", "m×n×k", "GFLOPS", "OpenBLAS", "ratio");
+    }
+
+  for (guint s = 0; s < shapes->len; s++)
+    {
+      const Shape *shape = &g_array_index (shapes, Shape, s);
+      GraftGemmBench r;
+
+      graft_bench_gemm_openblas (shape->m, shape->n, shape->k, min_seconds, &r);
+      peer[s] = r.gflops;
+      json_object_array_add (jpeer, result_to_json (&r, r.gflops));
+    }
+
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const GraftDeviceInfo *info = g_ptr_array_index (devices, i);
+      g_autoptr(GraftBackend) backend = NULL;
+      g_autoptr(GError) error = NULL;
+      json_object *jdev = json_object_new_object ();
+      json_object *jresults = json_object_new_array ();
+
+      json_object_object_add (jdev, "id", json_object_new_string (info->id));
+      json_object_object_add (jdev, "name", json_object_new_string (info->name));
+      json_object_object_add (jdev, "results", jresults);
+      json_object_array_add (jdevices, jdev);
+
+      backend = graft_backend_open_device (info, &error);
+      for (guint s = 0; backend != NULL && s < shapes->len; s++)
+        {
+          const Shape *shape = &g_array_index (shapes, Shape, s);
+          GraftGemmBench r;
+          g_autofree char *dims = g_strdup_printf ("%u×%u×%u", shape->m, shape->n, shape->k);
+
+          if (!graft_bench_gemm (backend, shape->m, shape->n, shape->k, min_seconds, &r, &error))
+            break;
+          json_object_array_add (jresults, result_to_json (&r, peer[s]));
+          if (!globals->json)
+            {
+              printf ("%-44.44s %16s %10.1f %10.1f %8.2fx\n", info->name, dims, r.gflops, peer[s], r.gflops / peer[s]);
+              fflush (stdout);
+            }
+        }
+
+      if (error != NULL)
+        {
+          _graft_cli_error ("%s: %s", info->name, error->message);
+          json_object_object_add (jdev, "error", json_object_new_string (error->message));
+          status = GRAFT_CLI_EXIT_FAILURE;
+        }
+    }
+
+  if (!globals->json && vulkan_error != NULL)
+    printf ("\nVulkan unavailable: %s\n", vulkan_error->message);
+
+  json_object_object_add (root, "openblas", jpeer);
+  json_object_object_add (root, "devices", jdevices);
+  if (globals->json)
+    printf ("%s\n", json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put (root);
+  return status;
+}
+
+int
+_graft_cli_bench (GraftCliGlobals  *globals,
+                  int               argc,
+                  char            **argv)
+{
+  g_autofree char *sizes = NULL;
+  g_autoptr(GArray) shapes = g_array_new (FALSE, FALSE, sizeof (Shape));
+  double min_seconds = 0.5;
+  const GOptionEntry entries[] = {
+    { "sizes", 0, 0, G_OPTION_ARG_STRING, &sizes, "Comma-separated sizes: N (square) or MxNxK (default 256,512,1024)", "SIZES" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each measurement for at least this long (default 0.5)", "S" },
+    G_OPTION_ENTRY_NULL
+  };
+
+  if (!_graft_cli_parse (globals, &argc, &argv, entries, "bench gemm",
+                         "Measure GEMM speed on every device (or the one --device names)\n"
+                         "beside OpenBLAS on the same machine."))
+    return GRAFT_CLI_EXIT_USAGE;
+
+  if (argc != 2 || !g_str_equal (argv[1], "gemm"))
+    {
+      _graft_cli_error ("usage: graft-cli bench gemm [--sizes=256,512,1024] [--seconds=0.5] [--device=DEVICE] [--json]");
+      return GRAFT_CLI_EXIT_USAGE;
+    }
+  if (!parse_shapes (sizes != NULL ? sizes : "256,512,1024", shapes))
+    {
+      _graft_cli_error ("--sizes: “%s” is not a list like 256,512 or 1024x512x256", sizes);
+      return GRAFT_CLI_EXIT_USAGE;
+    }
+  if (min_seconds < 0 || min_seconds > 60)
+    {
+      _graft_cli_error ("--seconds must lie between 0 and 60");
+      return GRAFT_CLI_EXIT_USAGE;
+    }
+
+  /* --device (or $GRAFT_DEVICE) narrows the run to one device; else every device runs. */
+  return bench_gemm (globals, shapes, min_seconds, !globals->device_given);
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Graft into build/ and runs every test.
+#   ./test.sh                   everything (UI tests under Xvfb, Vulkan on lavapipe)
+#   ./test.sh --engine-only     the engine, graft-cli and their tests, built without GTK
+#   ./test.sh -- ARGS…          extra arguments for meson test (e.g. --suite compute)
+set -euo pipefail
+cd "$(dirname "$0")"
+source .ci/packages.sh
+
+gui=true
+meson_test_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --engine-only) gui=false ;;
+    --) shift; meson_test_args=("$@"); break ;;
+    *) echo "usage: ./test.sh [--engine-only] [-- MESON-TEST-ARGS…]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+packages=("${GRAFT_PACKAGES_ENGINE[@]}" "${GRAFT_PACKAGES_TEST[@]}")
+[ "$gui" = true ] && packages+=("${GRAFT_PACKAGES_GUI[@]}")
+graft_ensure_packages "${packages[@]}"
+
+build=${GRAFT_BUILD_DIR:-build}
+[ "$gui" = false ] && build=${GRAFT_BUILD_DIR:-build-engine}
+if [ -f "$build/build.ninja" ]; then
+  meson configure "$build" -Dgui="$gui" >/dev/null
+else
+  meson setup "$build" -Dgui="$gui"
+fi
+rm -f "$build/meson-logs/testlog.json"
+ninja -C "$build"
+
+# lavapipe runs compute shaders on the CPU cores; the tests demand it and a display.
+export LP_NUM_THREADS="${LP_NUM_THREADS:-$(nproc)}"
+export GRAFT_TEST_REQUIRE_VULKAN=1
+export GRAFT_TEST_REQUIRE_DISPLAY="$gui"
+exec xvfb-run -a -s "-screen 0 1600x1000x24" \
+  meson test -C "$build" --print-errorlogs --num-processes 1 "${meson_test_args[@]}"
