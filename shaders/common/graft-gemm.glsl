@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Parameters and epilogue shared by the GEMM kernels. The including shader declares
+// the buffers bias[] (binding 2) and c[] (binding 3) first.
+
+#define GRAFT_GEMM_HAS_BIAS 1u
+#define GRAFT_GEMM_READ_C   2u   // beta != 0; with beta == 0, C may hold NaNs
+
+layout(push_constant) uniform Params {
+  uint  m;
+  uint  n;
+  uint  k;
+  uint  flags;
+  float alpha;
+  float beta;
+  uint  row0;    // where this dispatch starts, when a large C takes several
+  uint  col0;
+} p;
+
+void graft_gemm_store(uint row, uint col, float sum)
+{
+  uint idx = row * p.n + col;
+  float v = p.alpha * sum;
+  if ((p.flags & GRAFT_GEMM_READ_C) != 0u)
+    v = fma(p.beta, c[idx], v);
+  if ((p.flags & GRAFT_GEMM_HAS_BIAS) != 0u)
+    v += bias[col];
+  c[idx] = v;
+}
