@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-vulkan"
+
+/* Command recording and submission. Ops are recorded into the current frame's command
+ * buffer, each behind a global memory barrier; the frame is submitted when someone needs
+ * results (synchronize, read, write) or its descriptor pool is full, and signals the next
+ * value of a timeline semaphore. Waiting is vkWaitSemaphores on that value. A frame's
+ * command buffer and descriptor pool are reused once its submission has completed. */
+
+#include "graft-vk-private.h"
+
+gboolean
+_graft_vk_check_lost (GraftVkBackend  *self,
+                      GError         **error)
+{
+  if (!self->lost)
+    return TRUE;
+
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_LOST,
+               "%s stopped responding (the Vulkan device was lost); its tensors are gone. "
+               "Open the device again, or choose another one",
+               self->parent.info->name);
+  return FALSE;
+}
+
+/* Any failure to submit or wait leaves timeline values that will never be signalled:
+ * the backend is unusable from then on, and says so instead of hanging. */
+static gboolean
+fail (GraftVkBackend  *self,
+      VkResult         result,
+      const char      *what,
+      GError         **error)
+{
+  self->lost = TRUE;
+  if (result == VK_ERROR_DEVICE_LOST)
+    return _graft_vk_check_lost (self, error);
+  _graft_vk_set_error (error, result, "%s failed on %s", what, self->parent.info->name);
+  return FALSE;
+}
+
+gboolean
+_graft_vk_commands_init (GraftVkBackend  *self,
+                         GError         **error)
+{
+  VkCommandPoolCreateInfo pool_info = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+    .queueFamilyIndex = self->queue_family,
+  };
+  VkSemaphoreTypeCreateInfo type_info = {
+    .sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+    .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE,
+    .initialValue = 0,
+  };
+  VkSemaphoreCreateInfo sem_info = {
+    .sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO,
+    .pNext = &type_info,
+  };
+  VkDescriptorPoolSize size = {
+    .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+    .descriptorCount = GRAFT_VK_SETS_PER_POOL * GRAFT_VK_MAX_BINDINGS,
+  };
+  VkDescriptorPoolCreateInfo dp_info = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+    .maxSets = GRAFT_VK_SETS_PER_POOL,
+    .poolSizeCount = 1,
+    .pPoolSizes = &size,
+  };
+  VkCommandBuffer cmds[GRAFT_VK_N_FRAMES];
+  VkCommandBufferAllocateInfo cmd_info = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = GRAFT_VK_N_FRAMES,
+  };
+  VkResult result;
+
+  result = self->vk->CreateCommandPool (self->device, &pool_info, NULL, &self->cmd_pool);
+  if (result != VK_SUCCESS)
+    goto failed;
+
+  cmd_info.commandPool = self->cmd_pool;
+  result = self->vk->AllocateCommandBuffers (self->device, &cmd_info, cmds);
+  if (result != VK_SUCCESS)
+    goto failed;
+
+  for (guint i = 0; i < GRAFT_VK_N_FRAMES; i++)
+    {
+      self->frames[i].cmd = cmds[i];
+      result = self->vk->CreateDescriptorPool (self->device, &dp_info, NULL, &self->frames[i].pool);
+      if (result != VK_SUCCESS)
+        goto failed;
+    }
+
+  result = self->vk->CreateSemaphore (self->device, &sem_info, NULL, &self->timeline);
+  if (result != VK_SUCCESS)
+    goto failed;
+
+  return TRUE;
+
+failed:
+  _graft_vk_set_error (error, result, "Could not set up command submission on %s",
+                       self->parent.info->name);
+  return FALSE;
+}
+
+void
+_graft_vk_commands_fini (GraftVkBackend *self)
+{
+  for (guint i = 0; i < GRAFT_VK_N_FRAMES; i++)
+    if (self->frames[i].pool != VK_NULL_HANDLE)
+      self->vk->DestroyDescriptorPool (self->device, self->frames[i].pool, NULL);
+  if (self->timeline != VK_NULL_HANDLE)
+    self->vk->DestroySemaphore (self->device, self->timeline, NULL);
+  /* Destroying the pool frees its command buffers. */
+  if (self->cmd_pool != VK_NULL_HANDLE)
+    self->vk->DestroyCommandPool (self->device, self->cmd_pool, NULL);
+}
+
+gboolean
+_graft_vk_poll (GraftVkBackend  *self,
+                GError         **error)
+{
+  guint64 value = 0;
+  VkResult result;
+
+  if (self->timeline == VK_NULL_HANDLE)
+    return TRUE;
+  if (!_graft_vk_check_lost (self, error))
+    return FALSE;
+
+  result = self->vk->GetSemaphoreCounterValue (self->device, self->timeline, &value);
+  if (result != VK_SUCCESS)
+    return fail (self, result, "Reading the progress of queued work", error);
+
+  self->completed = MAX (self->completed, value);
+  _graft_vk_release_deferred (self, FALSE);
+  return TRUE;
+}
+
+guint64
+_graft_vk_recording_value (GraftVkBackend *self)
+{
+  return self->submitted + 1;
+}
+
+gboolean
+_graft_vk_wait (GraftVkBackend  *self,
+                guint64          value,
+                GError         **error)
+{
+  VkSemaphoreWaitInfo info = {
+    .sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+    .semaphoreCount = 1,
+    .pSemaphores = &self->timeline,
+    .pValues = &value,
+  };
+  VkResult result;
+
+  if (value <= self->completed)
+    return TRUE;
+  if (!_graft_vk_check_lost (self, error))
+    return FALSE;
+
+  if (value > self->submitted && !_graft_vk_submit (self, error))
+    return FALSE;
+  g_return_val_if_fail (value <= self->submitted, FALSE);
+
+  result = self->vk->WaitSemaphores (self->device, &info, G_MAXUINT64);
+  if (result != VK_SUCCESS)
+    return fail (self, result, "Waiting for queued work", error);
+
+  return _graft_vk_poll (self, error);
+}
+
+/* Makes the frame's command buffer and descriptor pool free for reuse. */
+static gboolean
+frame_reuse (GraftVkBackend  *self,
+             GraftVkFrame    *frame,
+             GError         **error)
+{
+  VkResult result;
+
+  if (!_graft_vk_wait (self, frame->value, error))
+    return FALSE;
+
+  result = self->vk->ResetDescriptorPool (self->device, frame->pool, 0);
+  if (result != VK_SUCCESS)
+    return fail (self, result, "Resetting a descriptor pool", error);
+  frame->n_sets = 0;
+  frame->n_commands = 0;
+  return TRUE;
+}
+
+static void
+record_barrier (GraftVkBackend  *self,
+                VkCommandBuffer  cmd)
+{
+  VkMemoryBarrier barrier = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+  };
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+
+  /* Its first scope includes earlier submissions, so it orders against those too. */
+  self->vk->CmdPipelineBarrier (cmd, stages, stages, 0, 1, &barrier, 0, NULL, 0, NULL);
+}
+
+VkCommandBuffer
+_graft_vk_record (GraftVkBackend  *self,
+                  GError         **error)
+{
+  GraftVkFrame *frame = &self->frames[self->current];
+
+  if (!_graft_vk_check_lost (self, error))
+    return VK_NULL_HANDLE;
+
+  if (!frame->recording)
+    {
+      VkCommandBufferBeginInfo info = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+      };
+      VkResult result;
+
+      if (!frame_reuse (self, frame, error))
+        return VK_NULL_HANDLE;
+      result = self->vk->BeginCommandBuffer (frame->cmd, &info);
+      if (result != VK_SUCCESS)
+        {
+          fail (self, result, "Starting a command buffer", error);
+          return VK_NULL_HANDLE;
+        }
+      frame->recording = TRUE;
+    }
+
+  record_barrier (self, frame->cmd);
+  frame->n_commands++;
+  return frame->cmd;
+}
+
+gboolean
+_graft_vk_submit (GraftVkBackend  *self,
+                  GError         **error)
+{
+  GraftVkFrame *frame = &self->frames[self->current];
+  guint64 value = self->submitted + 1;
+  VkMemoryBarrier to_host = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+  };
+  VkTimelineSemaphoreSubmitInfo timeline = {
+    .sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+    .signalSemaphoreValueCount = 1,
+    .pSignalSemaphoreValues = &value,
+  };
+  VkSubmitInfo submit = {
+    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+    .pNext = &timeline,
+    .commandBufferCount = 1,
+    .pCommandBuffers = &frame->cmd,
+    .signalSemaphoreCount = 1,
+    .pSignalSemaphores = &self->timeline,
+  };
+  VkResult result;
+
+  if (!frame->recording)
+    return TRUE;
+  if (!_graft_vk_check_lost (self, error))
+    return FALSE;
+
+  /* Results become visible to mapped reads once the semaphore says so. */
+  self->vk->CmdPipelineBarrier (frame->cmd,
+                                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+  frame->recording = FALSE;
+  result = self->vk->EndCommandBuffer (frame->cmd);
+  if (result != VK_SUCCESS)
+    return fail (self, result, "Finishing a command buffer", error);
+
+  result = self->vk->QueueSubmit (self->queue, 1, &submit, VK_NULL_HANDLE);
+  if (result != VK_SUCCESS)
+    return fail (self, result, "Submitting work", error);
+
+  frame->value = value;
+  self->submitted = value;
+  self->current = (self->current + 1) % GRAFT_VK_N_FRAMES;
+  return _graft_vk_poll (self, error);
+}
+
+gboolean
+_graft_vk_synchronize (GraftBackend  *backend,
+                       GError       **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+
+  if (!_graft_vk_check_lost (self, error))
+    return FALSE;
+  if (!_graft_vk_submit (self, error))
+    return FALSE;
+  return _graft_vk_wait (self, self->submitted, error);
+}
+
+gboolean
+_graft_vk_grid_1d (GraftVkBackend  *self,
+                   guint64          n_groups,
+                   guint32          groups[3],
+                   GError         **error)
+{
+  const guint32 *max = self->props.limits.maxComputeWorkGroupCount;
+  guint64 x = MIN (MAX (n_groups, 1), (guint64) max[0]);
+  guint64 y = (n_groups + x - 1) / x;
+
+  if (y > max[1])
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "%s cannot launch %" G_GUINT64_FORMAT " workgroups at once (at most %u × %u)",
+                   self->parent.info->name, n_groups, max[0], max[1]);
+      return FALSE;
+    }
+  groups[0] = (guint32) x;
+  groups[1] = (guint32) MAX (y, 1);
+  groups[2] = 1;
+  return TRUE;
+}
+
+static gboolean
+alloc_set (GraftVkBackend  *self,
+           GraftVkFrame    *frame,
+           guint            n_bindings,
+           VkDescriptorSet *set)
+{
+  VkDescriptorSetAllocateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+    .descriptorPool = frame->pool,
+    .descriptorSetCount = 1,
+    .pSetLayouts = &self->set_layouts[n_bindings],
+  };
+
+  if (frame->n_sets >= GRAFT_VK_SETS_PER_POOL)
+    return FALSE;
+  if (self->vk->AllocateDescriptorSets (self->device, &info, set) != VK_SUCCESS)
+    return FALSE;
+  frame->n_sets++;
+  return TRUE;
+}
+
+gboolean
+_graft_vk_dispatch (GraftVkBackend         *self,
+                    const GraftVkDispatch  *d,
+                    GError                **error)
+{
+  VkDescriptorBufferInfo infos[GRAFT_VK_MAX_BINDINGS];
+  VkWriteDescriptorSet writes[GRAFT_VK_MAX_BINDINGS];
+  const GraftVkPipeline *pipeline;
+  VkDescriptorSet set;
+  VkCommandBuffer cmd;
+  guint64 value;
+
+  g_return_val_if_fail (d->n_bindings >= 1 && d->n_bindings <= GRAFT_VK_MAX_BINDINGS, FALSE);
+  g_return_val_if_fail (d->push_size <= GRAFT_VK_MAX_PUSH, FALSE);
+
+  if (!_graft_vk_check_lost (self, error))
+    return FALSE;
+
+  pipeline = _graft_vk_pipeline_get (self, d->shader, d->n_bindings, d->spec, d->n_spec, error);
+  if (pipeline == NULL)
+    return FALSE;
+
+  /* A full descriptor pool ends the frame: submit it and go on in the next one. */
+  if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
+      !_graft_vk_submit (self, error))
+    return FALSE;
+
+  cmd = _graft_vk_record (self, error);
+  if (cmd == VK_NULL_HANDLE)
+    return FALSE;
+  if (!alloc_set (self, &self->frames[self->current], d->n_bindings, &set))
+    {
+      if (!_graft_vk_submit (self, error))
+        return FALSE;
+      cmd = _graft_vk_record (self, error);
+      if (cmd == VK_NULL_HANDLE)
+        return FALSE;
+      if (!alloc_set (self, &self->frames[self->current], d->n_bindings, &set))
+        {
+          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+                       "%s could not allocate a descriptor set", self->parent.info->name);
+          return FALSE;
+        }
+    }
+
+  value = _graft_vk_recording_value (self);
+  for (guint i = 0; i < d->n_bindings; i++)
+    {
+      GraftBuffer *buffer = d->buffers[i] != NULL ? d->buffers[i] : self->dummy;
+
+      infos[i] = (VkDescriptorBufferInfo) { buffer->buffer, 0, VK_WHOLE_SIZE };
+      writes[i] = (VkWriteDescriptorSet) {
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = i,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &infos[i],
+      };
+      buffer->last_use = value;
+    }
+  self->vk->UpdateDescriptorSets (self->device, d->n_bindings, writes, 0, NULL);
+
+  self->vk->CmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline->pipeline);
+  self->vk->CmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
+                                   self->layouts[d->n_bindings], 0, 1, &set, 0, NULL);
+  if (d->push_size > 0)
+    self->vk->CmdPushConstants (cmd, self->layouts[d->n_bindings], VK_SHADER_STAGE_COMPUTE_BIT,
+                                0, d->push_size, d->push);
+  self->vk->CmdDispatch (cmd, d->groups[0], d->groups[1], d->groups[2]);
+  return TRUE;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-vulkan"
+
+/* GEMM: C = alpha op(A) op(B) + beta C + bias. Two kernels:
+ *  - gemm_tiled: workgroup tiles of C staged through shared memory, each invocation
+ *    accumulating a TM x TN micro-tile in registers. For GPUs.
+ *  - gemm_cpu: no shared memory; each invocation owns a register block of C and reads
+ *    A and B directly. CPU implementations of Vulkan (lavapipe) run an invocation per
+ *    SIMD lane, where shared memory and barriers only cost time.
+ * Tile sizes and transposes are specialization constants; shapes are push constants. */
+
+#include "graft-vk-private.h"
+
+enum {
+  GEMM_HAS_BIAS = 1 << 0,
+  GEMM_READ_C   = 1 << 1,
+};
+
+typedef struct {
+  guint32 m, n, k;
+  guint32 flags;
+  float   alpha;
+  float   beta;
+  guint32 row0;   /* first row and column of this dispatch */
+  guint32 col0;
+} GemmPush;
+
+typedef struct {
+  guint32 bm, bn, bk, tm, tn;
+} TiledConfig;
+
+/* Largest first; the first that fits the device's limits is used. */
+static const TiledConfig tiled_configs[] = {
+  { 64, 64, 16, 4, 4 },   /* 256 invocations, 8 KiB shared */
+  { 32, 64, 16, 4, 4 },   /* 128 */
+  { 32, 32, 16, 4, 4 },   /* 64 */
+  { 16, 16, 16, 2, 2 },   /* 64 */
+  { 8,  8,  8,  2, 2 },   /* 16 */
+};
+
+/* gemm_cpu: an invocation computes CPU_TM rows x CPU_TN columns. */
+#define CPU_WG 64
+#define CPU_TM 4
+#define CPU_TN 8
+
+static const TiledConfig *
+pick_tiled (GraftVkBackend *self)
+{
+  const VkPhysicalDeviceLimits *limits = &self->props.limits;
+
+  for (guint i = 0; i < G_N_ELEMENTS (tiled_configs); i++)
+    {
+      const TiledConfig *c = &tiled_configs[i];
+      guint32 threads = (c->bm / c->tm) * (c->bn / c->tn);
+      guint32 shared = (c->bm + c->bn) * c->bk * sizeof (float);
+
+      if (threads <= limits->maxComputeWorkGroupInvocations &&
+          threads <= limits->maxComputeWorkGroupSize[0] &&
+          shared <= limits->maxComputeSharedMemorySize)
+        return c;
+    }
+  return NULL;
+}
+
+/* Launches a grid of tiles_x x tiles_y workgroups, split into several dispatches where
+ * it exceeds maxComputeWorkGroupCount; row0/col0 tell each piece where it starts. */
+static gboolean
+dispatch_tiles (GraftVkBackend   *self,
+                GraftVkDispatch  *d,
+                GemmPush         *push,
+                guint32           tile_rows,
+                guint32           tile_cols,
+                GError          **error)
+{
+  const guint32 *max = self->props.limits.maxComputeWorkGroupCount;
+  guint64 tiles_y = ((guint64) push->m + tile_rows - 1) / tile_rows;
+  guint64 tiles_x = ((guint64) push->n + tile_cols - 1) / tile_cols;
+
+  for (guint64 y = 0; y < tiles_y; y += max[1])
+    for (guint64 x = 0; x < tiles_x; x += max[0])
+      {
+        push->row0 = (guint32) (y * tile_rows);
+        push->col0 = (guint32) (x * tile_cols);
+        d->groups[0] = (guint32) MIN (tiles_x - x, (guint64) max[0]);
+        d->groups[1] = (guint32) MIN (tiles_y - y, (guint64) max[1]);
+        d->groups[2] = 1;
+        if (!_graft_vk_dispatch (self, d, error))
+          return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+_graft_vk_gemm (GraftBackend           *backend,
+                const GraftGemmParams  *params,
+                GraftBuffer            *a,
+                GraftBuffer            *b,
+                GraftBuffer            *bias,
+                GraftBuffer            *c,
+                GError                **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  GraftVkGemmKernel kernel = self->gemm_kernel;
+  GemmPush push = {
+    .m = params->m,
+    .n = params->n,
+    .k = params->k,
+    .flags = (bias != NULL ? GEMM_HAS_BIAS : 0) | (params->beta != 0.0f ? GEMM_READ_C : 0),
+    .alpha = params->alpha,
+    .beta = params->beta,
+  };
+  GraftVkDispatch d = {
+    .n_bindings = 4,
+    .buffers = { a, b, bias, c },
+    .push = &push,
+    .push_size = sizeof push,
+  };
+
+  if (kernel == GRAFT_VK_GEMM_AUTO)
+    kernel = backend->info->type == GRAFT_DEVICE_TYPE_CPU ? GRAFT_VK_GEMM_CPU : GRAFT_VK_GEMM_TILED;
+
+  if (kernel == GRAFT_VK_GEMM_TILED)
+    {
+      const TiledConfig *t = pick_tiled (self);
+
+      if (t == NULL)
+        {
+          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                       "%s has too little shared memory or too small workgroups for GEMM",
+                       backend->info->name);
+          return FALSE;
+        }
+      d.shader = "gemm_tiled";
+      d.spec[0] = (t->bm / t->tm) * (t->bn / t->tn);
+      d.spec[1] = t->bm;
+      d.spec[2] = t->bn;
+      d.spec[3] = t->bk;
+      d.spec[4] = t->tm;
+      d.spec[5] = t->tn;
+      d.spec[6] = params->trans_a ? 1 : 0;
+      d.spec[7] = params->trans_b ? 1 : 0;
+      d.n_spec = 8;
+      return dispatch_tiles (self, &d, &push, t->bm, t->bn, error);
+    }
+
+  /* A workgroup is one row block and CPU_WG column blocks. */
+  d.shader = "gemm_cpu";
+  d.spec[0] = MIN (CPU_WG, self->wg_1d);
+  d.spec[1] = CPU_TM;
+  d.spec[2] = CPU_TN;
+  d.spec[3] = params->trans_a ? 1 : 0;
+  d.spec[4] = params->trans_b ? 1 : 0;
+  d.n_spec = 5;
+  return dispatch_tiles (self, &d, &push, CPU_TM, d.spec[0] * CPU_TN, error);
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-vulkan"
+
+/* Elementwise ops: fill, scale and the broadcasting binary ops. */
+
+#include "graft-vk-private.h"
+
+typedef struct {
+  guint32 n;
+  float   value;
+} FillPush;
+
+typedef struct {
+  guint32 rank;
+  guint32 n;
+  guint32 shape[GRAFT_MAX_RANK];
+  guint32 a_strides[GRAFT_MAX_RANK];
+  guint32 b_strides[GRAFT_MAX_RANK];
+} BinaryPush;
+
+G_STATIC_ASSERT (sizeof (BinaryPush) <= GRAFT_VK_MAX_PUSH);
+
+/* Specialization constant 2 of binary.comp */
+enum {
+  BINARY_STRIDED = 0,    /* index through shape and strides */
+  BINARY_CONTIGUOUS = 1, /* a, b and out share one contiguous shape */
+};
+
+static gboolean
+dispatch_1d (GraftVkBackend   *self,
+             GraftVkDispatch  *d,
+             guint32           n,
+             GError          **error)
+{
+  d->spec[0] = self->wg_1d;
+  d->n_spec = MAX (d->n_spec, 1);
+  if (!_graft_vk_grid_1d (self, ((guint64) n + self->wg_1d - 1) / self->wg_1d, d->groups, error))
+    return FALSE;
+  return _graft_vk_dispatch (self, d, error);
+}
+
+gboolean
+_graft_vk_fill (GraftBackend  *backend,
+                GraftBuffer   *out,
+                guint32        n,
+                float          value,
+                GError       **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  FillPush push = { n, value };
+  GraftVkDispatch d = {
+    .shader = "fill",
+    .n_bindings = 1,
+    .buffers = { out },
+    .push = &push,
+    .push_size = sizeof push,
+  };
+
+  return dispatch_1d (self, &d, n, error);
+}
+
+gboolean
+_graft_vk_scale (GraftBackend  *backend,
+                 GraftBuffer   *a,
+                 GraftBuffer   *out,
+                 guint32        n,
+                 float          s,
+                 GError       **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  FillPush push = { n, s };
+  GraftVkDispatch d = {
+    .shader = "scale",
+    .n_bindings = 2,
+    .buffers = { a, out },
+    .push = &push,
+    .push_size = sizeof push,
+  };
+
+  return dispatch_1d (self, &d, n, error);
+}
+
+/* Drops dimensions of size 1 and merges neighbours that are contiguous in all three
+ * operands ([2, 3, 4] + [2, 3, 4] becomes [24] + [24]; [8, 3, 4] + [4] becomes
+ * [24, 4] + [4] with stride 0), so the shader walks as few dimensions as possible. */
+static void
+simplify (const GraftBroadcast *plan,
+          BinaryPush           *push)
+{
+  gint r = 0;
+
+  push->n = plan->n;
+  /* Collected innermost first, reversed at the end. */
+  for (gint d = (gint) plan->rank - 1; d >= 0; d--)
+    {
+      guint32 size = plan->shape[d];
+      guint32 as = plan->a_strides[d];
+      guint32 bs = plan->b_strides[d];
+
+      if (size == 1)
+        continue;
+      if (r > 0 &&
+          as == push->a_strides[r - 1] * push->shape[r - 1] &&
+          bs == push->b_strides[r - 1] * push->shape[r - 1])
+        {
+          push->shape[r - 1] *= size;
+          continue;
+        }
+      push->shape[r] = size;
+      push->a_strides[r] = as;
+      push->b_strides[r] = bs;
+      r++;
+    }
+
+  if (r == 0)
+    {
+      push->shape[0] = 1;
+      push->a_strides[0] = 0;
+      push->b_strides[0] = 0;
+      r = 1;
+    }
+
+  for (gint i = 0; i < r / 2; i++)
+    {
+      guint32 t;
+      t = push->shape[i]; push->shape[i] = push->shape[r - 1 - i]; push->shape[r - 1 - i] = t;
+      t = push->a_strides[i]; push->a_strides[i] = push->a_strides[r - 1 - i]; push->a_strides[r - 1 - i] = t;
+      t = push->b_strides[i]; push->b_strides[i] = push->b_strides[r - 1 - i]; push->b_strides[r - 1 - i] = t;
+    }
+  push->rank = (guint32) r;
+}
+
+gboolean
+_graft_vk_binary (GraftBackend          *backend,
+                  GraftBinaryOp          op,
+                  const GraftBroadcast  *plan,
+                  GraftBuffer           *a,
+                  GraftBuffer           *b,
+                  GraftBuffer           *out,
+                  GError               **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  BinaryPush push = { 0 };
+  GraftVkDispatch d = {
+    .shader = "binary",
+    .n_bindings = 3,
+    .buffers = { a, b, out },
+    .n_spec = 3,
+    .push = &push,
+    .push_size = sizeof push,
+  };
+
+  g_return_val_if_fail (plan->rank >= 1 && plan->rank <= GRAFT_MAX_RANK, FALSE);
+
+  simplify (plan, &push);
+  d.spec[1] = op == GRAFT_BINARY_MUL ? 1 : 0;
+  d.spec[2] = push.rank == 1 && push.a_strides[0] == 1 && push.b_strides[0] == 1
+              ? BINARY_CONTIGUOUS : BINARY_STRIDED;
+
+  return dispatch_1d (self, &d, plan->n, error);
+}

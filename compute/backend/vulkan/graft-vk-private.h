@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Internal API shared by the files of the Vulkan backend.
+ *
+ *   graft-vk-loader.c     libvulkan opened at run time, function tables, VkInstance
+ *   graft-vk-enumerate.c  physical devices -> GraftDeviceInfo
+ *   graft-vk-device.c     open/destroy, the op table
+ *   graft-vk-memory.c     the block sub-allocator (no Vulkan calls; unit-tested alone)
+ *   graft-vk-buffer.c     VkBuffers on sub-allocated memory, staging, deferred frees
+ *   graft-vk-commands.c   command recording, submission, timeline waits, descriptors
+ *   graft-vk-pipeline.c   pipeline cache on disk, lazily created compute pipelines
+ *   graft-vk-ops.c        fill, scale, binary
+ *   graft-vk-gemm.c       GEMM kernel choice and dispatch
+ */
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+#include <gmodule.h>
+
+#include "backend/graft-backend-private.h"
+#include "graft-vk-memory-private.h"
+
+G_BEGIN_DECLS
+
+/* ---- loader ------------------------------------------------------------------- */
+
+#define GRAFT_VK_GLOBAL_FUNCS(X) \
+  X (CreateInstance) \
+  X (EnumerateInstanceVersion)
+
+#define GRAFT_VK_INSTANCE_FUNCS(X) \
+  X (DestroyInstance) \
+  X (EnumeratePhysicalDevices) \
+  X (GetPhysicalDeviceProperties) \
+  X (GetPhysicalDeviceProperties2) \
+  X (GetPhysicalDeviceFeatures2) \
+  X (GetPhysicalDeviceMemoryProperties) \
+  X (GetPhysicalDeviceQueueFamilyProperties) \
+  X (CreateDevice) \
+  X (GetDeviceProcAddr)
+
+#define GRAFT_VK_DEVICE_FUNCS(X) \
+  X (DestroyDevice) \
+  X (DeviceWaitIdle) \
+  X (GetDeviceQueue) \
+  X (QueueSubmit) \
+  X (CreateBuffer) \
+  X (DestroyBuffer) \
+  X (GetBufferMemoryRequirements) \
+  X (AllocateMemory) \
+  X (FreeMemory) \
+  X (MapMemory) \
+  X (UnmapMemory) \
+  X (BindBufferMemory) \
+  X (CreateCommandPool) \
+  X (DestroyCommandPool) \
+  X (AllocateCommandBuffers) \
+  X (ResetCommandBuffer) \
+  X (BeginCommandBuffer) \
+  X (EndCommandBuffer) \
+  X (CmdPipelineBarrier) \
+  X (CmdBindPipeline) \
+  X (CmdBindDescriptorSets) \
+  X (CmdPushConstants) \
+  X (CmdDispatch) \
+  X (CmdCopyBuffer) \
+  X (CreateSemaphore) \
+  X (DestroySemaphore) \
+  X (WaitSemaphores) \
+  X (GetSemaphoreCounterValue) \
+  X (CreateDescriptorSetLayout) \
+  X (DestroyDescriptorSetLayout) \
+  X (CreatePipelineLayout) \
+  X (DestroyPipelineLayout) \
+  X (CreateDescriptorPool) \
+  X (DestroyDescriptorPool) \
+  X (ResetDescriptorPool) \
+  X (AllocateDescriptorSets) \
+  X (UpdateDescriptorSets) \
+  X (CreateShaderModule) \
+  X (DestroyShaderModule) \
+  X (CreateComputePipelines) \
+  X (DestroyPipeline) \
+  X (CreatePipelineCache) \
+  X (DestroyPipelineCache) \
+  X (GetPipelineCacheData)
+
+/* Entry points of one instance (and, once loaded, one device). */
+typedef struct {
+  PFN_vkGetInstanceProcAddr GetInstanceProcAddr;
+#define GRAFT_VK_DECLARE(name) PFN_vk##name name;
+  GRAFT_VK_GLOBAL_FUNCS (GRAFT_VK_DECLARE)
+  GRAFT_VK_INSTANCE_FUNCS (GRAFT_VK_DECLARE)
+  GRAFT_VK_DEVICE_FUNCS (GRAFT_VK_DECLARE)
+#undef GRAFT_VK_DECLARE
+} GraftVkFuncs;
+
+typedef struct {
+  GraftVkFuncs      vk;
+  VkInstance        instance;
+  guint32           n_physical;
+  VkPhysicalDevice *physical;
+} GraftVkInstance;
+
+/* Opens libvulkan, creates a Vulkan 1.2 instance and lists its physical devices.
+ * Fails with GRAFT_DEVICE_ERROR_UNAVAILABLE and a message naming the cause. */
+GraftVkInstance *_graft_vk_instance_new          (GError          **error);
+void             _graft_vk_instance_free         (GraftVkInstance  *inst);
+gboolean         _graft_vk_load_device_funcs     (GraftVkFuncs     *vk,
+                                                  VkDevice          device,
+                                                  GError          **error);
+const char      *_graft_vk_result_to_string      (VkResult          result);
+/* Sets @error from a failed Vulkan call: OUT_OF_MEMORY for memory exhaustion, LOST for
+ * a lost device, INIT_FAILED otherwise; the message ends with the VkResult name. */
+void             _graft_vk_set_error             (GError          **error,
+                                                  VkResult          result,
+                                                  const char       *format,
+                                                  ...) G_GNUC_PRINTF (3, 4);
+
+/* ---- enumeration ---------------------------------------------------------------- */
+
+/* What the backend needs beyond GraftDeviceInfo. */
+typedef struct {
+  guint32  api_version;
+  gboolean timeline_semaphore;
+} GraftVkDeviceCaps;
+
+void _graft_vk_describe_device (GraftVkInstance   *inst,
+                                VkPhysicalDevice   physical,
+                                guint              position,
+                                GraftDeviceInfo   *info,
+                                GraftVkDeviceCaps *caps);
+
+/* ---- the backend ------------------------------------------------------------------ */
+
+#define GRAFT_VK_N_FRAMES        3    /* command buffers in flight */
+#define GRAFT_VK_SETS_PER_POOL   256  /* descriptor sets per frame */
+#define GRAFT_VK_MAX_BINDINGS    4
+#define GRAFT_VK_MAX_SPEC        8
+#define GRAFT_VK_MAX_PUSH        128
+#define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
+#define GRAFT_VK_STAGING_SIZE    (16u << 20)
+
+typedef enum {
+  GRAFT_VK_GEMM_AUTO,   /* by device type */
+  GRAFT_VK_GEMM_TILED,  /* shared-memory tiles: GPUs */
+  GRAFT_VK_GEMM_CPU,    /* register blocks, no shared memory: CPU devices (lavapipe) */
+} GraftVkGemmKernel;
+
+struct _GraftBuffer {
+  VkBuffer          buffer;
+  GraftVkAllocation alloc;
+  gsize             size;
+  guint8           *mapped;    /* host pointer when the memory is mapped, else NULL */
+  guint64           last_use;  /* timeline value of the last submission that uses it */
+};
+
+typedef struct {
+  VkCommandBuffer  cmd;
+  VkDescriptorPool pool;
+  guint            n_sets;
+  guint            n_commands;
+  gboolean         recording;
+  guint64          value;      /* timeline value its last submission signals; 0: none */
+} GraftVkFrame;
+
+typedef struct {
+  VkPipeline pipeline;
+  guint      n_bindings;
+} GraftVkPipeline;
+
+typedef struct {
+  GraftBackend                     parent;
+
+  GraftVkInstance                 *inst;
+  GraftVkFuncs                    *vk;          /* &inst->vk, device entry points loaded */
+  VkPhysicalDevice                 physical;
+  VkPhysicalDeviceProperties       props;
+  VkPhysicalDeviceMemoryProperties mem_props;
+  VkDevice                         device;
+  VkQueue                          queue;
+  guint32                          queue_family;
+  gboolean                         lost;
+
+  /* memory */
+  GraftVkAllocator                *allocator;
+  guint32                          memory_type;
+  gboolean                         host_visible;  /* tensors mapped and memcpy'd */
+  guint32                          staging_type;
+  GraftBuffer                     *staging;       /* lazily, when not host_visible */
+  VkDeviceMemory                   staging_memory;
+  GraftBuffer                     *dummy;         /* bound where an op has no operand */
+  GPtrArray                       *deferred;      /* GraftBuffer* freed while in flight */
+
+  /* commands */
+  VkCommandPool                    cmd_pool;
+  VkSemaphore                      timeline;
+  GraftVkFrame                     frames[GRAFT_VK_N_FRAMES];
+  guint                            current;
+  guint64                          submitted;     /* last value submitted */
+  guint64                          completed;     /* last value known finished */
+
+  /* pipelines */
+  VkPipelineCache                  pipeline_cache;
+  char                            *pipeline_cache_path;
+  VkDescriptorSetLayout            set_layouts[GRAFT_VK_MAX_BINDINGS + 1];
+  VkPipelineLayout                 layouts[GRAFT_VK_MAX_BINDINGS + 1];
+  GHashTable                      *pipelines;     /* key -> GraftVkPipeline* */
+
+  /* kernel choices */
+  guint32                          wg_1d;
+  GraftVkGemmKernel                gemm_kernel;
+} GraftVkBackend;
+
+#define GRAFT_VK_BACKEND(b) ((GraftVkBackend *) (b))
+
+/* Test and benchmark knobs (also set at open from GRAFT_VK_GEMM=tiled|cpu). */
+void              _graft_vk_backend_set_gemm_kernel (GraftBackend      *backend,
+                                                     GraftVkGemmKernel  kernel);
+GraftVkGemmKernel _graft_vk_backend_get_gemm_kernel (GraftBackend      *backend);
+/* Whether tensors are mapped (TRUE) or copied through a staging buffer (FALSE).
+ * GRAFT_VK_STAGING=1 forces staging copies on devices whose memory is mappable. */
+gboolean          _graft_vk_backend_is_host_visible (GraftBackend      *backend);
+/* Statistics of the tensor allocator, for tests. */
+void              _graft_vk_backend_get_memory_stats (GraftBackend          *backend,
+                                                      GraftVkAllocatorStats *stats);
+
+/* ---- buffers (graft-vk-buffer.c) ----------------------------------------------- */
+
+gboolean     _graft_vk_memory_init   (GraftVkBackend  *self,
+                                      GError         **error);
+void         _graft_vk_memory_fini   (GraftVkBackend  *self);
+GraftBuffer *_graft_vk_buffer_new    (GraftBackend    *backend,
+                                      gsize            size,
+                                      GError         **error);
+void         _graft_vk_buffer_free   (GraftBackend    *backend,
+                                      GraftBuffer     *buffer);
+gboolean     _graft_vk_buffer_write  (GraftBackend    *backend,
+                                      GraftBuffer     *buffer,
+                                      gsize            offset,
+                                      const void      *data,
+                                      gsize            size,
+                                      GError         **error);
+gboolean     _graft_vk_buffer_read   (GraftBackend    *backend,
+                                      GraftBuffer     *buffer,
+                                      gsize            offset,
+                                      void            *data,
+                                      gsize            size,
+                                      GError         **error);
+/* Releases the buffers whose deferred free has become safe. */
+void         _graft_vk_release_deferred (GraftVkBackend *self,
+                                         gboolean        all);
+
+/* ---- commands (graft-vk-commands.c) -------------------------------------------- */
+
+gboolean        _graft_vk_commands_init (GraftVkBackend  *self,
+                                         GError         **error);
+void            _graft_vk_commands_fini (GraftVkBackend  *self);
+gboolean        _graft_vk_check_lost    (GraftVkBackend  *self,
+                                         GError         **error);
+/* The command buffer being recorded, begun if needed, with a barrier after earlier
+ * work so that the next command sees every earlier write. */
+VkCommandBuffer _graft_vk_record        (GraftVkBackend  *self,
+                                         GError         **error);
+/* The timeline value the commands being recorded will signal. */
+guint64         _graft_vk_recording_value (GraftVkBackend *self);
+/* Submits what was recorded (nothing if empty). */
+gboolean        _graft_vk_submit        (GraftVkBackend  *self,
+                                         GError         **error);
+/* Submits if @value is still being recorded, then waits until it has completed. */
+gboolean        _graft_vk_wait          (GraftVkBackend  *self,
+                                         guint64          value,
+                                         GError         **error);
+gboolean        _graft_vk_synchronize   (GraftBackend    *backend,
+                                         GError         **error);
+/* Refreshes self->completed from the timeline semaphore. */
+gboolean        _graft_vk_poll          (GraftVkBackend  *self,
+                                         GError         **error);
+
+typedef struct {
+  const char  *shader;
+  guint        n_bindings;
+  GraftBuffer *buffers[GRAFT_VK_MAX_BINDINGS];
+  guint32      spec[GRAFT_VK_MAX_SPEC];     /* constant_id 0..n_spec-1 */
+  guint        n_spec;
+  const void  *push;
+  guint32      push_size;
+  guint32      groups[3];
+} GraftVkDispatch;
+
+/* Records one dispatch (pipeline, descriptors, push constants, barrier). */
+gboolean _graft_vk_dispatch (GraftVkBackend         *self,
+                             const GraftVkDispatch  *dispatch,
+                             GError                **error);
+/* A grid of @n_groups workgroups as x (and, past maxComputeWorkGroupCount[0], y). */
+gboolean _graft_vk_grid_1d  (GraftVkBackend  *self,
+                             guint64          n_groups,
+                             guint32          groups[3],
+                             GError         **error);
+
+/* ---- pipelines (graft-vk-pipeline.c) ------------------------------------------- */
+
+gboolean               _graft_vk_pipelines_init (GraftVkBackend  *self,
+                                                 GError         **error);
+void                   _graft_vk_pipelines_fini (GraftVkBackend  *self);
+const GraftVkPipeline *_graft_vk_pipeline_get   (GraftVkBackend  *self,
+                                                 const char      *shader,
+                                                 guint            n_bindings,
+                                                 const guint32   *spec,
+                                                 guint            n_spec,
+                                                 GError         **error);
+/* g_get_user_cache_dir()/graft/pipeline-cache/<vendor>-<device>-<uuid>.bin */
+char                  *_graft_vk_pipeline_cache_path (const GraftDeviceInfo *info);
+
+/* ---- ops (graft-vk-ops.c, graft-vk-gemm.c) ------------------------------------- */
+
+gboolean _graft_vk_fill   (GraftBackend           *backend,
+                           GraftBuffer            *out,
+                           guint32                 n,
+                           float                   value,
+                           GError                **error);
+gboolean _graft_vk_scale  (GraftBackend           *backend,
+                           GraftBuffer            *a,
+                           GraftBuffer            *out,
+                           guint32                 n,
+                           float                   s,
+                           GError                **error);
+gboolean _graft_vk_binary (GraftBackend           *backend,
+                           GraftBinaryOp           op,
+                           const GraftBroadcast   *plan,
+                           GraftBuffer            *a,
+                           GraftBuffer            *b,
+                           GraftBuffer            *out,
+                           GError                **error);
+gboolean _graft_vk_gemm   (GraftBackend           *backend,
+                           const GraftGemmParams  *params,
+                           GraftBuffer            *a,
+                           GraftBuffer            *b,
+                           GraftBuffer            *bias,
+                           GraftBuffer            *c,
+                           GError                **error);
+
+G_END_DECLS

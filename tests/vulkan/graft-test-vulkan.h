@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Helpers shared by the Vulkan tests. */
+
+#include <math.h>
+
+#include "graft.h"
+#include "backend/vulkan/graft-vk-private.h"
+
+/* Set in CI on machines that have lavapipe: a missing Vulkan device is then a failure
+ * instead of a skipped test. */
+static inline gboolean
+graft_test_require_vulkan (void)
+{
+  return g_strcmp0 (g_getenv ("GRAFT_TEST_REQUIRE_VULKAN"), "1") == 0;
+}
+
+/* Opens the first Vulkan device of graft_device_list(), or returns NULL and sets
+ * @reason to why there is none. */
+static inline GraftBackend *
+graft_test_open_vulkan (char **reason)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GError) vulkan_error = NULL;
+  g_autoptr(GError) error = NULL;
+  GraftBackend *backend;
+
+  devices = graft_device_list (&vulkan_error);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const GraftDeviceInfo *info = g_ptr_array_index (devices, i);
+
+      if (info->backend != GRAFT_BACKEND_KIND_VULKAN)
+        continue;
+      backend = graft_backend_open_device (info, &error);
+      if (backend != NULL)
+        return backend;
+      *reason = g_strdup_printf ("Vulkan device %s did not open: %s", info->name, error->message);
+      return NULL;
+    }
+
+  *reason = g_strdup_printf ("No Vulkan device: %s",
+                             vulkan_error != NULL ? vulkan_error->message : "the driver lists none");
+  return NULL;
+}
+
+/* Inside a test without a device: skipped, or failed when GRAFT_TEST_REQUIRE_VULKAN=1. */
+static inline void
+graft_test_no_vulkan (const char *reason)
+{
+  if (graft_test_require_vulkan ())
+    g_test_fail_printf ("%s (GRAFT_TEST_REQUIRE_VULKAN=1)", reason);
+  else
+    g_test_skip (reason);
+}
+
+/* ||got - want||_2 / ||want||_2 (the absolute norm when want is all zeros). */
+static inline double
+graft_test_rel_error (const float *got,
+                      const float *want,
+                      gsize        n)
+{
+  double diff = 0.0, norm = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double d = (double) got[i] - (double) want[i];
+      diff += d * d;
+      norm += (double) want[i] * (double) want[i];
+    }
+  if (norm == 0.0)
+    return sqrt (diff);
+  return sqrt (diff / norm);
+}
+
+static inline float *
+graft_test_random (GRand *rand,
+                   gsize  n)
+{
+  float *data = g_new (float, n);
+
+  for (gsize i = 0; i < n; i++)
+    data[i] = (float) g_rand_double_range (rand, -1.0, 1.0);
+  return data;
+}
+
+static inline GraftTensor *
+graft_test_tensor (GraftBackend *backend,
+                   guint         rank,
+                   const gsize  *shape,
+                   const float  *data)
+{
+  g_autoptr(GError) error = NULL;
+  GraftTensor *t = graft_tensor_new (backend, rank, shape, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (t);
+  if (data != NULL)
+    {
+      graft_tensor_upload (t, data, graft_tensor_get_n_elements (t), &error);
+      g_assert_no_error (error);
+    }
+  return t;
+}
+
+static inline float *
+graft_test_download (GraftTensor *t)
+{
+  g_autoptr(GError) error = NULL;
+  gsize n = graft_tensor_get_n_elements (t);
+  float *data = g_new (float, n);
+
+  graft_tensor_download (t, data, n, &error);
+  g_assert_no_error (error);
+  return data;
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-test"
+
+/* Every Vulkan op against the CPU backend, through the public ops, on the same inputs.
+ * Both GEMM kernels run on whatever device is there (lavapipe in CI), so the GPU kernel
+ * is checked even on machines without a GPU. */
+
+#include <float.h>
+
+#include "graft-test-vulkan.h"
+
+/* Elementwise ops do one correctly rounded float operation per element on both
+ * backends: results should be identical, a few ulps leave room for a compiler that
+ * contracts a*b+c differently. */
+#define ELEMENTWISE_TOLERANCE (4.0 * FLT_EPSILON)
+
+/* GEMM: both sides sum k float32 products in different orders (tiles, BLAS blocking).
+ * Each rounding error is about eps times the running sum, and with random signs they
+ * add up like a random walk, so the normalised error ||x-y||/||y|| grows like
+ * sqrt(k)·eps. A factor 8 of margin keeps a correct kernel well inside the bound
+ * (1.5e-5 at k = 257) while a wrong index, a missed tile edge or a dropped transpose
+ * gives errors of order 1. */
+static double
+gemm_tolerance (guint k)
+{
+  return 8.0 * sqrt ((double) k + 2.0) * FLT_EPSILON;
+}
+
+typedef struct {
+  GraftBackend *vk;
+  GraftBackend *cpu;
+  char         *reason;   /* why vk is NULL */
+} Context;
+
+typedef struct {
+  Context          *ctx;
+  GraftVkGemmKernel kernel;
+} GemmCase;
+
+static gboolean
+have_vulkan (Context *ctx)
+{
+  if (ctx->vk != NULL)
+    return TRUE;
+  graft_test_no_vulkan (ctx->reason);
+  return FALSE;
+}
+
+/* ---- GEMM ---------------------------------------------------------------------- */
+
+static void
+check_gemm (Context  *ctx,
+            GRand    *rand,
+            guint     m,
+            guint     n,
+            guint     k,
+            gboolean  ta,
+            gboolean  tb,
+            gboolean  with_bias,
+            float     alpha,
+            float     beta)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree float *a = graft_test_random (rand, (gsize) m * k);
+  g_autofree float *b = graft_test_random (rand, (gsize) k * n);
+  g_autofree float *c0 = graft_test_random (rand, (gsize) m * n);
+  g_autofree float *bias = graft_test_random (rand, n);
+  g_autofree float *got = NULL;
+  g_autofree float *want = NULL;
+  gsize sa[2] = { ta ? k : m, ta ? m : k };
+  gsize sb[2] = { tb ? n : k, tb ? k : n };
+  gsize sc[2] = { m, n };
+  gsize sbias[1] = { n };
+  GraftBackend *backends[2] = { ctx->vk, ctx->cpu };
+  float *results[2];
+  double err, tol;
+
+  /* With beta == 0 the old C must not be read: make it NaN so that reading it shows. */
+  if (beta == 0.0f)
+    for (gsize i = 0; i < (gsize) m * n; i++)
+      c0[i] = NAN;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(GraftTensor) ta_t = graft_test_tensor (backends[i], 2, sa, a);
+      g_autoptr(GraftTensor) tb_t = graft_test_tensor (backends[i], 2, sb, b);
+      g_autoptr(GraftTensor) tc_t = graft_test_tensor (backends[i], 2, sc, c0);
+      g_autoptr(GraftTensor) tbias = with_bias ? graft_test_tensor (backends[i], 1, sbias, bias) : NULL;
+
+      graft_op_gemm (ta_t, ta, tb_t, tb, tbias, alpha, beta, tc_t, &error);
+      g_assert_no_error (error);
+      results[i] = graft_test_download (tc_t);
+    }
+  got = results[0];
+  want = results[1];
+
+  err = graft_test_rel_error (got, want, (gsize) m * n);
+  tol = gemm_tolerance (k);
+  if (!(err <= tol))
+    g_test_message ("gemm m=%u n=%u k=%u trans_a=%d trans_b=%d bias=%d alpha=%g beta=%g: "
+                    "error %.3g > %.3g (first: got %g want %g)",
+                    m, n, k, ta, tb, with_bias, alpha, beta, err, tol, got[0], want[0]);
+  g_assert_cmpfloat (err, <=, tol);
+}
+
+static void
+test_gemm (gconstpointer data)
+{
+  const GemmCase *gc = data;
+  Context *ctx = gc->ctx;
+  static const guint sizes[] = { 1, 3, 7, 31, 33, 65, 127, 129, 257 };
+  static const guint fixed[][3] = {
+    { 1, 1, 1 }, { 64, 64, 64 }, { 128, 96, 128 }, { 257, 129, 65 }, { 33, 7, 520 },
+    { 2, 300, 3 },
+  };
+  static const float scalars[][2] = { { 1.0f, 0.0f }, { 0.5f, 0.0f }, { 1.5f, -0.75f }, { 1.0f, 1.0f } };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42 + gc->kernel);
+  guint n_case = 0;
+
+  if (!have_vulkan (ctx))
+    return;
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, gc->kernel);
+
+  for (guint s = 0; s < G_N_ELEMENTS (fixed) + 10; s++)
+    {
+      guint m, n, k;
+
+      if (s < G_N_ELEMENTS (fixed))
+        {
+          m = fixed[s][0];
+          n = fixed[s][1];
+          k = fixed[s][2];
+        }
+      else
+        {
+          m = sizes[g_rand_int_range (rand, 0, G_N_ELEMENTS (sizes))];
+          n = sizes[g_rand_int_range (rand, 0, G_N_ELEMENTS (sizes))];
+          k = sizes[g_rand_int_range (rand, 0, G_N_ELEMENTS (sizes))];
+        }
+
+      for (guint t = 0; t < 4; t++)
+        for (guint with_bias = 0; with_bias < 2; with_bias++)
+          {
+            const float *ab = scalars[n_case++ % G_N_ELEMENTS (scalars)];
+            check_gemm (ctx, rand, m, n, k, t & 1, (t >> 1) & 1, with_bias, ab[0], ab[1]);
+          }
+    }
+
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_AUTO);
+}
+
+/* More row blocks than one dispatch may launch (maxComputeWorkGroupCount is 65535 on
+ * many devices): the GEMM is split into several dispatches. */
+static void
+test_gemm_tall (gconstpointer data)
+{
+  const GemmCase *gc = data;
+  Context *ctx = gc->ctx;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  guint32 max_y;
+
+  if (!have_vulkan (ctx))
+    return;
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, gc->kernel);
+  max_y = GRAFT_VK_BACKEND (ctx->vk)->props.limits.maxComputeWorkGroupCount[1];
+  /* gemm_cpu takes 4 rows per workgroup row: 300000 rows need 75000 of them. */
+  if ((guint64) max_y * 4 < 300000)
+    check_gemm (ctx, rand, 300000, 3, 2, FALSE, FALSE, TRUE, 1.0f, 0.0f);
+  else
+    g_test_message ("maxComputeWorkGroupCount[1] = %u: no split needed at this size", max_y);
+  check_gemm (ctx, rand, 70000, 5, 3, TRUE, TRUE, FALSE, 2.0f, 0.5f);
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_AUTO);
+}
+
+/* ---- elementwise ------------------------------------------------------------------ */
+
+static void
+compare_tensors (GraftTensor *got_t,
+                 GraftTensor *want_t,
+                 const char  *what)
+{
+  g_autofree float *got = graft_test_download (got_t);
+  g_autofree float *want = graft_test_download (want_t);
+  gsize n = graft_tensor_get_n_elements (want_t);
+  double err;
+
+  g_assert_cmpuint (graft_tensor_get_n_elements (got_t), ==, n);
+  err = graft_test_rel_error (got, want, n);
+  if (!(err <= ELEMENTWISE_TOLERANCE))
+    g_test_message ("%s: error %.3g", what, err);
+  g_assert_cmpfloat (err, <=, ELEMENTWISE_TOLERANCE);
+}
+
+static void
+test_fill_scale (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (3);
+  g_autoptr(GError) error = NULL;
+  const gsize shape[] = { 3, 1001, 7 };
+  gsize n = 3 * 1001 * 7;
+  g_autofree float *x = graft_test_random (rand, n);
+  GraftTensor *t[2][2];
+  GraftBackend *backends[2];
+
+  if (!have_vulkan (ctx))
+    return;
+  backends[0] = ctx->vk;
+  backends[1] = ctx->cpu;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      t[i][0] = graft_test_tensor (backends[i], 3, shape, x);
+      t[i][1] = graft_test_tensor (backends[i], 3, shape, NULL);
+      graft_op_fill (t[i][1], -2.25f, &error);
+      g_assert_no_error (error);
+    }
+  compare_tensors (t[0][1], t[1][1], "fill");
+
+  for (guint i = 0; i < 2; i++)
+    {
+      graft_op_scale (t[i][0], 0.3f, t[i][1], &error);   /* out of place */
+      g_assert_no_error (error);
+      graft_op_scale (t[i][0], -1.7f, t[i][0], &error);  /* in place */
+      g_assert_no_error (error);
+    }
+  compare_tensors (t[0][1], t[1][1], "scale");
+  compare_tensors (t[0][0], t[1][0], "scale in place");
+
+  for (guint i = 0; i < 2; i++)
+    for (guint j = 0; j < 2; j++)
+      graft_tensor_unref (t[i][j]);
+}
+
+typedef struct {
+  guint rank_a;
+  gsize a[6];
+  guint rank_b;
+  gsize b[6];
+  int   in_place;   /* 0: new out, 1: out = a, 2: out = b */
+} BroadcastCase;
+
+static const BroadcastCase broadcast_cases[] = {
+  { 2, { 5, 7 }, 2, { 5, 7 }, 0 },
+  { 2, { 5, 7 }, 1, { 1 }, 0 },                        /* scalar */
+  { 1, { 1 }, 2, { 5, 7 }, 0 },
+  { 2, { 5, 7 }, 1, { 7 }, 0 },                        /* row vector */
+  { 2, { 5, 7 }, 2, { 5, 1 }, 0 },                     /* column vector */
+  { 2, { 1, 7 }, 2, { 5, 1 }, 0 },                     /* outer product shape */
+  { 4, { 2, 3, 4, 5 }, 2, { 4, 5 }, 0 },               /* rank 4 vs rank 2 */
+  { 4, { 2, 1, 4, 1 }, 3, { 3, 1, 5 }, 0 },
+  { 6, { 3, 1, 2, 1, 3, 1 }, 6, { 1, 4, 1, 5, 1, 2 }, 0 },
+  { 4, { 8, 3, 16, 16 }, 3, { 3, 1, 1 }, 1 },          /* per-channel, in place */
+  { 3, { 4, 5, 6 }, 1, { 6 }, 1 },                     /* out = a */
+  { 1, { 1 }, 2, { 3, 4 }, 2 },                        /* out = b */
+  { 2, { 300, 1 }, 2, { 1, 513 }, 0 },
+};
+
+static void
+broadcast_shape (const BroadcastCase *bc,
+                 guint               *rank,
+                 gsize               *shape)
+{
+  *rank = MAX (bc->rank_a, bc->rank_b);
+  for (guint d = 0; d < *rank; d++)
+    {
+      gint ia = (gint) d - (gint) (*rank - bc->rank_a);
+      gint ib = (gint) d - (gint) (*rank - bc->rank_b);
+      gsize sa = ia >= 0 ? bc->a[ia] : 1;
+      gsize sb = ib >= 0 ? bc->b[ib] : 1;
+      shape[d] = MAX (sa, sb);
+    }
+}
+
+static gsize
+count (guint        rank,
+       const gsize *shape)
+{
+  gsize n = 1;
+
+  for (guint d = 0; d < rank; d++)
+    n *= shape[d];
+  return n;
+}
+
+static void
+test_broadcast (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (5);
+  g_autoptr(GError) error = NULL;
+
+  if (!have_vulkan (ctx))
+    return;
+
+  for (guint c = 0; c < G_N_ELEMENTS (broadcast_cases); c++)
+    for (guint op = 0; op < 2; op++)
+      {
+        const BroadcastCase *bc = &broadcast_cases[c];
+        g_autofree float *xa = graft_test_random (rand, count (bc->rank_a, bc->a));
+        g_autofree float *xb = graft_test_random (rand, count (bc->rank_b, bc->b));
+        g_autofree char *what = NULL;
+        GraftBackend *backends[2] = { ctx->vk, ctx->cpu };
+        GraftTensor *out[2];
+        gsize shape[6];
+        guint rank;
+
+        broadcast_shape (bc, &rank, shape);
+        for (guint i = 0; i < 2; i++)
+          {
+            g_autoptr(GraftTensor) a = graft_test_tensor (backends[i], bc->rank_a, bc->a, xa);
+            g_autoptr(GraftTensor) b = graft_test_tensor (backends[i], bc->rank_b, bc->b, xb);
+
+            out[i] = bc->in_place == 1 ? graft_tensor_ref (a)
+                   : bc->in_place == 2 ? graft_tensor_ref (b)
+                   : graft_test_tensor (backends[i], rank, shape, NULL);
+            if (op == 0)
+              graft_op_add (a, b, out[i], &error);
+            else
+              graft_op_mul (a, b, out[i], &error);
+            g_assert_no_error (error);
+          }
+
+        what = g_strdup_printf ("%s case %u", op == 0 ? "add" : "mul", c);
+        compare_tensors (out[0], out[1], what);
+        graft_tensor_unref (out[0]);
+        graft_tensor_unref (out[1]);
+      }
+}
+
+/* More elements than 65535 workgroups cover in one dimension: the 1-D kernels switch
+ * to a 2-D grid, and the elements past the first row of groups must be written too. */
+static void
+test_large_dispatch (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (11);
+  GraftVkBackend *vk;
+  gsize n;
+  g_autofree float *x = NULL;
+  g_autofree float *y = NULL;
+  g_autofree float *got = NULL;
+  GraftTensor *t[2][3];
+  GraftBackend *backends[2];
+
+  if (!have_vulkan (ctx))
+    return;
+  vk = GRAFT_VK_BACKEND (ctx->vk);
+  n = (gsize) MIN (vk->props.limits.maxComputeWorkGroupCount[0], 65535u) * vk->wg_1d + 4099;
+  g_assert_cmpuint (n * sizeof (float), <=, vk->props.limits.maxStorageBufferRange);
+  x = graft_test_random (rand, n);
+  y = graft_test_random (rand, n);
+  backends[0] = ctx->vk;
+  backends[1] = ctx->cpu;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      t[i][0] = graft_test_tensor (backends[i], 1, &n, x);
+      t[i][1] = graft_test_tensor (backends[i], 1, &n, y);
+      t[i][2] = graft_test_tensor (backends[i], 1, &n, NULL);
+      graft_op_fill (t[i][2], 1.0f, &error);
+      g_assert_no_error (error);
+      graft_op_mul (t[i][0], t[i][1], t[i][2], &error);
+      g_assert_no_error (error);
+      graft_op_scale (t[i][2], 3.0f, t[i][2], &error);
+      g_assert_no_error (error);
+      graft_op_add (t[i][2], t[i][0], t[i][2], &error);
+      g_assert_no_error (error);
+    }
+
+  got = graft_test_download (t[0][2]);
+  /* The last element belongs to the second row of workgroups. */
+  g_assert_cmpfloat (got[n - 1], ==, x[n - 1] * y[n - 1] * 3.0f + x[n - 1]);
+  compare_tensors (t[0][2], t[1][2], "large mul/scale/add");
+
+  for (guint i = 0; i < 2; i++)
+    for (guint j = 0; j < 3; j++)
+      graft_tensor_unref (t[i][j]);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  Context ctx = { 0 };
+  GemmCase tiled = { &ctx, GRAFT_VK_GEMM_TILED };
+  GemmCase cpu = { &ctx, GRAFT_VK_GEMM_CPU };
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  ctx.cpu = graft_backend_open ("cpu", &error);
+  g_assert_no_error (error);
+  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  if (ctx.vk != NULL)
+    g_test_message ("Vulkan device: %s (%s)", graft_backend_get_info (ctx.vk)->name,
+                    graft_backend_get_info (ctx.vk)->driver);
+
+  g_test_add_data_func ("/vulkan/gemm/tiled", &tiled, test_gemm);
+  g_test_add_data_func ("/vulkan/gemm/cpu", &cpu, test_gemm);
+  g_test_add_data_func ("/vulkan/gemm/tall-tiled", &tiled, test_gemm_tall);
+  g_test_add_data_func ("/vulkan/gemm/tall-cpu", &cpu, test_gemm_tall);
+  g_test_add_data_func ("/vulkan/fill-scale", &ctx, test_fill_scale);
+  g_test_add_data_func ("/vulkan/broadcast", &ctx, test_broadcast);
+  g_test_add_data_func ("/vulkan/large-dispatch", &ctx, test_large_dispatch);
+
+  status = g_test_run ();
+
+  graft_backend_unref (ctx.vk);
+  graft_backend_unref (ctx.cpu);
+  g_free (ctx.reason);
+  return status;
+}
