@@ -52,6 +52,29 @@ result_to_json (const GraftGemmBench *r,
   return obj;
 }
 
+/* Runs OpenBLAS on each shape and keeps the best GFLOPS in @peer; with @jpeer, also
+ * records the results (with the best rate) there. */
+static void
+measure_openblas (GArray      *shapes,
+                  double       min_seconds,
+                  double      *peer,
+                  json_object *jpeer)
+{
+  for (guint s = 0; s < shapes->len; s++)
+    {
+      const Shape *shape = &g_array_index (shapes, Shape, s);
+      GraftGemmBench r;
+
+      graft_bench_gemm_openblas (shape->m, shape->n, shape->k, min_seconds, &r);
+      peer[s] = MAX (peer[s], r.gflops);
+      if (jpeer != NULL)
+        {
+          r.gflops = peer[s];
+          json_object_array_add (jpeer, result_to_json (&r, peer[s]));
+        }
+    }
+}
+
 static int
 bench_gemm (GraftCliGlobals *globals,
             GArray          *shapes,
@@ -93,15 +116,10 @@ bench_gemm (GraftCliGlobals *globals,
       printf ("%-44s %16s %10s %10s %9s\n", "device", "m×n×k", "GFLOPS", "OpenBLAS", "ratio");
     }
 
-  for (guint s = 0; s < shapes->len; s++)
-    {
-      const Shape *shape = &g_array_index (shapes, Shape, s);
-      GraftGemmBench r;
-
-      graft_bench_gemm_openblas (shape->m, shape->n, shape->k, min_seconds, &r);
-      peer[s] = r.gflops;
-      json_object_array_add (jpeer, result_to_json (&r, r.gflops));
-    }
+  /* The peer runs twice and keeps its better result, so a cold start (thread pool,
+   * caches, clock) never flatters the devices' ratios. */
+  measure_openblas (shapes, min_seconds, peer, NULL);
+  measure_openblas (shapes, min_seconds, peer, jpeer);
 
   for (guint i = 0; i < devices->len; i++)
     {
@@ -142,7 +160,7 @@ bench_gemm (GraftCliGlobals *globals,
     }
 
   if (!globals->json && vulkan_error != NULL)
-    printf ("\nVulkan unavailable: %s\n", vulkan_error->message);
+    printf ("\n%s\n", vulkan_error->message);
 
   json_object_object_add (root, "openblas", jpeer);
   json_object_object_add (root, "devices", jdevices);

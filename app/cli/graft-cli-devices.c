@@ -113,7 +113,7 @@ _graft_cli_devices (GraftCliGlobals  *globals,
           print_device (info, info == selected);
         }
       if (vulkan_error != NULL)
-        printf ("\nVulkan unavailable: %s\n", vulkan_error->message);
+        printf ("\n%s\n", vulkan_error->message);
     }
 
   if (selected == NULL)
