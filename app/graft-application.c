@@ -91,10 +91,7 @@ graft_application_preferences_action (GSimpleAction *action G_GNUC_UNUSED,
       gtk_window_set_application (self->preferences_window, GTK_APPLICATION (self));
     }
 
-  gtk_window_set_transient_for (self->preferences_window,
-                                gtk_application_get_active_window (GTK_APPLICATION (self)) != self->preferences_window
-                                  ? gtk_application_get_active_window (GTK_APPLICATION (self))
-                                  : graft_application_get_main_window (self));
+  gtk_window_set_transient_for (self->preferences_window, graft_application_get_main_window (self));
   gtk_window_present (self->preferences_window);
 }
 
@@ -104,7 +101,6 @@ graft_application_about_action (GSimpleAction *action G_GNUC_UNUSED,
                                 gpointer       user_data)
 {
   GraftApplication *self = GRAFT_APPLICATION (user_data);
-  static const char *developers[] = { "The Graft developers", NULL };
   GtkWidget *about;
 
   about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
@@ -120,7 +116,6 @@ graft_application_about_action (GSimpleAction *action G_GNUC_UNUSED,
                                       "through Vulkan, evaluate and compare the runs."),
                         "license-type", GTK_LICENSE_GPL_3_0,
                         "copyright", _("© The Graft developers"),
-                        "developers", developers,
                         /* Translators: put your names here, one per line */
                         "translator-credits", _("translator-credits"),
                         NULL);

@@ -41,7 +41,7 @@ static const GraftStepInfo steps[GRAFT_N_STEPS] = {
     N_("Compare ResNet, EfficientNet, MobileNet, Vision Transformer and detector "
        "backbones, see what each one was trained on, and check that its input size "
        "and channels fit your images."),
-    "package-x-generic-symbolic",
+    "graft-model-symbolic",
   },
   [GRAFT_STEP_HEAD] = {
     "head",

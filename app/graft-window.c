@@ -230,6 +230,14 @@ on_row_activated (GraftWindow   *self,
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
 }
 
+/* Folded, the header has no room for the device's name: the icon stays, and the
+ * tooltip names the device. */
+static void
+on_folded_changed (GraftWindow *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->device_label), !adw_leaflet_get_folded (self->leaflet));
+}
+
 static void
 on_back_clicked (GraftWindow *self,
                  GtkButton   *button G_GNUC_UNUSED)
@@ -431,6 +439,8 @@ graft_window_init (GraftWindow *self)
 
   gtk_label_set_label (self->device_label, _("No compute device"));
   g_signal_connect_swapped (self, "notify::application", G_CALLBACK (on_application_changed), self);
+  g_signal_connect_object (self->leaflet, "notify::folded", G_CALLBACK (on_folded_changed), self, G_CONNECT_SWAPPED);
+  on_folded_changed (self);
 
   graft_window_set_step (self, GRAFT_STEP_DATA);
 }
