@@ -126,6 +126,9 @@ test_keyboard_shortcuts (gconstpointer data)
   const Ui *ui = data;
   GtkWidget *window = GTK_WIDGET (ui->window);
   g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (window);
+  g_autoptr(GPtrArray) menu_actions = g_ptr_array_new_with_free_func (g_free);
+  GtkWidget *menu_button;
+  GMenuModel *menu;
   guint found = 0;
   struct {
     const char *action;
@@ -178,6 +181,28 @@ test_keyboard_shortcuts (gconstpointer data)
       g_assert_nonnull (set);
       g_assert_true (g_strv_contains ((const char * const *) set, accels[i].accel));
     }
+
+  /* The primary menu offers them too. */
+  menu_button = graft_test_find_widget_by_name (window, "primary-menu-button");
+  g_assert_true (GTK_IS_MENU_BUTTON (menu_button));
+  menu = gtk_menu_button_get_menu_model (GTK_MENU_BUTTON (menu_button));
+  g_assert_nonnull (menu);
+  for (int i = 0; i < g_menu_model_get_n_items (menu); i++)
+    {
+      g_autoptr(GMenuModel) section = g_menu_model_get_item_link (menu, i, G_MENU_LINK_SECTION);
+
+      for (int j = 0; section != NULL && j < g_menu_model_get_n_items (section); j++)
+        {
+          g_autofree char *action = NULL;
+
+          if (g_menu_model_get_item_attribute (section, j, G_MENU_ATTRIBUTE_ACTION, "s", &action))
+            g_ptr_array_add (menu_actions, g_steal_pointer (&action));
+        }
+    }
+  g_assert_cmpuint (menu_actions->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (menu_actions, 0), ==, "app.preferences");
+  g_assert_cmpstr (g_ptr_array_index (menu_actions, 1), ==, "win.show-help-overlay");
+  g_assert_cmpstr (g_ptr_array_index (menu_actions, 2), ==, "app.about");
 
   /* The shortcuts window comes from resources/gtk/help-overlay.ui. */
   g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
