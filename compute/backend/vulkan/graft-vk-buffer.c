@@ -13,6 +13,7 @@
 
 #define GRAFT_VK_BLOCK_SIZE (64u << 20)
 #define TENSOR_USAGE (VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | \
+                      VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | \
                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT | \
                       VK_BUFFER_USAGE_TRANSFER_DST_BIT)
 #define HOST_FLAGS (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
@@ -210,6 +211,9 @@ static void
 buffer_release (GraftVkBackend *self,
                 GraftBuffer    *buffer)
 {
+  for (guint i = 0; i < G_N_ELEMENTS (buffer->view); i++)
+    if (buffer->view[i] != VK_NULL_HANDLE)
+      self->vk->DestroyBufferView (self->device, buffer->view[i], NULL);
   self->vk->DestroyBuffer (self->device, buffer->buffer, NULL);
   _graft_vk_allocator_release (self->allocator, &buffer->alloc);
   g_free (buffer);
@@ -328,6 +332,43 @@ _graft_vk_buffer_free (GraftBackend *backend,
         }
     }
   buffer_release (self, buffer);
+}
+
+VkBufferView
+_graft_vk_buffer_get_view (GraftVkBackend  *self,
+                           GraftBuffer     *buffer,
+                           gboolean         vec4,
+                           GError         **error)
+{
+  guint texel = vec4 ? 16 : 4;
+  VkBufferViewCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+    .buffer = buffer->buffer,
+    .format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+    .offset = 0,
+    .range = MAX (buffer->size / texel, 1) * texel,
+  };
+  VkBufferView *view = &buffer->view[vec4 ? 1 : 0];
+  VkResult result;
+
+  if (*view != VK_NULL_HANDLE)
+    return *view;
+
+  if (info.range / texel > self->props.limits.maxTexelBufferElements || info.range > buffer->size)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "%s cannot view a buffer of %" G_GSIZE_FORMAT " bytes as texels (at most %u)",
+                   self->parent.info->name, buffer->size, self->props.limits.maxTexelBufferElements);
+      return VK_NULL_HANDLE;
+    }
+  result = self->vk->CreateBufferView (self->device, &info, NULL, view);
+  if (result != VK_SUCCESS)
+    {
+      *view = VK_NULL_HANDLE;
+      _graft_vk_set_error (error, result, "Could not create a texel view on %s", self->parent.info->name);
+      return VK_NULL_HANDLE;
+    }
+  return *view;
 }
 
 void

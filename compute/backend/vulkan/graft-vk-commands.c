@@ -56,15 +56,15 @@ _graft_vk_commands_init (GraftVkBackend  *self,
     .sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO,
     .pNext = &type_info,
   };
-  VkDescriptorPoolSize size = {
-    .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-    .descriptorCount = GRAFT_VK_SETS_PER_POOL * GRAFT_VK_MAX_BINDINGS,
+  VkDescriptorPoolSize sizes[] = {
+    { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, GRAFT_VK_SETS_PER_POOL * GRAFT_VK_MAX_BINDINGS },
+    { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, GRAFT_VK_SETS_PER_POOL * GRAFT_VK_MAX_BINDINGS },
   };
   VkDescriptorPoolCreateInfo dp_info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
     .maxSets = GRAFT_VK_SETS_PER_POOL,
-    .poolSizeCount = 1,
-    .pPoolSizes = &size,
+    .poolSizeCount = G_N_ELEMENTS (sizes),
+    .pPoolSizes = sizes,
   };
   VkCommandBuffer cmds[GRAFT_VK_N_FRAMES];
   VkCommandBufferAllocateInfo cmd_info = {
@@ -327,16 +327,16 @@ _graft_vk_grid_1d (GraftVkBackend  *self,
 }
 
 static gboolean
-alloc_set (GraftVkBackend  *self,
-           GraftVkFrame    *frame,
-           guint            n_bindings,
-           VkDescriptorSet *set)
+alloc_set (GraftVkBackend        *self,
+           GraftVkFrame          *frame,
+           const GraftVkPipeline *pipeline,
+           VkDescriptorSet       *set)
 {
   VkDescriptorSetAllocateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
     .descriptorPool = frame->pool,
     .descriptorSetCount = 1,
-    .pSetLayouts = &self->set_layouts[n_bindings],
+    .pSetLayouts = &pipeline->layout->set_layout,
   };
 
   if (frame->n_sets >= GRAFT_VK_SETS_PER_POOL)
@@ -353,6 +353,7 @@ _graft_vk_dispatch (GraftVkBackend         *self,
                     GError                **error)
 {
   VkDescriptorBufferInfo infos[GRAFT_VK_MAX_BINDINGS];
+  VkBufferView views[GRAFT_VK_MAX_BINDINGS];
   VkWriteDescriptorSet writes[GRAFT_VK_MAX_BINDINGS];
   const GraftVkPipeline *pipeline;
   VkDescriptorSet set;
@@ -365,9 +366,20 @@ _graft_vk_dispatch (GraftVkBackend         *self,
   if (!_graft_vk_check_lost (self, error))
     return FALSE;
 
-  pipeline = _graft_vk_pipeline_get (self, d->shader, d->n_bindings, d->spec, d->n_spec, error);
+  pipeline = _graft_vk_pipeline_get (self, d->shader, d->n_bindings, d->texel_mask,
+                                     d->spec, d->n_spec, error);
   if (pipeline == NULL)
     return FALSE;
+
+  /* Texel views are made before anything is recorded, so a failure leaves no trace. */
+  for (guint i = 0; i < d->n_bindings; i++)
+    if (d->texel_mask & (1u << i))
+      {
+        views[i] = _graft_vk_buffer_get_view (self, d->buffers[i] != NULL ? d->buffers[i] : self->dummy,
+                                              (d->texel4_mask & (1u << i)) != 0, error);
+        if (views[i] == VK_NULL_HANDLE)
+          return FALSE;
+      }
 
   /* A full descriptor pool ends the frame: submit it and go on in the next one. */
   if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
@@ -377,14 +389,14 @@ _graft_vk_dispatch (GraftVkBackend         *self,
   cmd = _graft_vk_record (self, error);
   if (cmd == VK_NULL_HANDLE)
     return FALSE;
-  if (!alloc_set (self, &self->frames[self->current], d->n_bindings, &set))
+  if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
     {
       if (!_graft_vk_submit (self, error))
         return FALSE;
       cmd = _graft_vk_record (self, error);
       if (cmd == VK_NULL_HANDLE)
         return FALSE;
-      if (!alloc_set (self, &self->frames[self->current], d->n_bindings, &set))
+      if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
         {
           g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
                        "%s could not allocate a descriptor set", self->parent.info->name);
@@ -397,14 +409,18 @@ _graft_vk_dispatch (GraftVkBackend         *self,
     {
       GraftBuffer *buffer = d->buffers[i] != NULL ? d->buffers[i] : self->dummy;
 
+      gboolean texel = (d->texel_mask & (1u << i)) != 0;
+
       infos[i] = (VkDescriptorBufferInfo) { buffer->buffer, 0, VK_WHOLE_SIZE };
       writes[i] = (VkWriteDescriptorSet) {
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = set,
         .dstBinding = i,
         .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        .pBufferInfo = &infos[i],
+        .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = texel ? NULL : &infos[i],
+        .pTexelBufferView = texel ? &views[i] : NULL,
       };
       buffer->last_use = value;
     }
@@ -412,9 +428,9 @@ _graft_vk_dispatch (GraftVkBackend         *self,
 
   self->vk->CmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline->pipeline);
   self->vk->CmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
-                                   self->layouts[d->n_bindings], 0, 1, &set, 0, NULL);
+                                   pipeline->layout->pipeline_layout, 0, 1, &set, 0, NULL);
   if (d->push_size > 0)
-    self->vk->CmdPushConstants (cmd, self->layouts[d->n_bindings], VK_SHADER_STAGE_COMPUTE_BIT,
+    self->vk->CmdPushConstants (cmd, pipeline->layout->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT,
                                 0, d->push_size, d->push);
   self->vk->CmdDispatch (cmd, d->groups[0], d->groups[1], d->groups[2]);
   return TRUE;

@@ -122,59 +122,69 @@ gboolean
 _graft_vk_pipelines_init (GraftVkBackend  *self,
                           GError         **error)
 {
+  self->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return create_cache (self, error);
+}
+
+static const GraftVkLayout *
+get_layout (GraftVkBackend  *self,
+            guint            n_bindings,
+            guint32          texel_mask,
+            GError         **error)
+{
+  GraftVkLayout *layout = &self->layouts[n_bindings][texel_mask];
+  VkDescriptorSetLayoutBinding bindings[GRAFT_VK_MAX_BINDINGS];
   VkPushConstantRange push = {
     .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     .offset = 0,
     .size = MIN (GRAFT_VK_MAX_PUSH, self->props.limits.maxPushConstantsSize),
   };
+  VkDescriptorSetLayoutCreateInfo set_info = {
+    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+    .bindingCount = n_bindings,
+    .pBindings = bindings,
+  };
+  VkPipelineLayoutCreateInfo layout_info = {
+    .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+    .setLayoutCount = 1,
+    .pSetLayouts = &layout->set_layout,
+    .pushConstantRangeCount = 1,
+    .pPushConstantRanges = &push,
+  };
   VkResult result;
 
-  self->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (layout->pipeline_layout != VK_NULL_HANDLE)
+    return layout;
 
-  for (guint n = 1; n <= GRAFT_VK_MAX_BINDINGS; n++)
+  for (guint i = 0; i < n_bindings; i++)
+    bindings[i] = (VkDescriptorSetLayoutBinding) {
+      .binding = i,
+      .descriptorType = (texel_mask & (1u << i)) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                 : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .descriptorCount = 1,
+      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+    };
+
+  if (layout->set_layout == VK_NULL_HANDLE)
     {
-      VkDescriptorSetLayoutBinding bindings[GRAFT_VK_MAX_BINDINGS];
-      VkDescriptorSetLayoutCreateInfo set_info = {
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .bindingCount = n,
-        .pBindings = bindings,
-      };
-      VkPipelineLayoutCreateInfo layout_info = {
-        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-        .setLayoutCount = 1,
-        .pSetLayouts = &self->set_layouts[n],
-        .pushConstantRangeCount = 1,
-        .pPushConstantRanges = &push,
-      };
-
-      for (guint i = 0; i < n; i++)
-        bindings[i] = (VkDescriptorSetLayoutBinding) {
-          .binding = i,
-          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-          .descriptorCount = 1,
-          .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
-        };
-
-      result = self->vk->CreateDescriptorSetLayout (self->device, &set_info, NULL, &self->set_layouts[n]);
+      result = self->vk->CreateDescriptorSetLayout (self->device, &set_info, NULL, &layout->set_layout);
       if (result != VK_SUCCESS)
         {
-          self->set_layouts[n] = VK_NULL_HANDLE;
-          goto failed;
-        }
-      result = self->vk->CreatePipelineLayout (self->device, &layout_info, NULL, &self->layouts[n]);
-      if (result != VK_SUCCESS)
-        {
-          self->layouts[n] = VK_NULL_HANDLE;
-          goto failed;
+          layout->set_layout = VK_NULL_HANDLE;
+          _graft_vk_set_error (error, result, "Could not create a descriptor set layout on %s",
+                               self->parent.info->name);
+          return NULL;
         }
     }
-
-  return create_cache (self, error);
-
-failed:
-  _graft_vk_set_error (error, result, "Could not create pipeline layouts on %s",
-                       self->parent.info->name);
-  return FALSE;
+  result = self->vk->CreatePipelineLayout (self->device, &layout_info, NULL, &layout->pipeline_layout);
+  if (result != VK_SUCCESS)
+    {
+      layout->pipeline_layout = VK_NULL_HANDLE;
+      _graft_vk_set_error (error, result, "Could not create a pipeline layout on %s",
+                           self->parent.info->name);
+      return NULL;
+    }
+  return layout;
 }
 
 void
@@ -199,21 +209,24 @@ _graft_vk_pipelines_fini (GraftVkBackend *self)
     }
   g_clear_pointer (&self->pipeline_cache_path, g_free);
 
-  for (guint n = 1; n <= GRAFT_VK_MAX_BINDINGS; n++)
-    {
-      if (self->layouts[n] != VK_NULL_HANDLE)
-        self->vk->DestroyPipelineLayout (self->device, self->layouts[n], NULL);
-      if (self->set_layouts[n] != VK_NULL_HANDLE)
-        self->vk->DestroyDescriptorSetLayout (self->device, self->set_layouts[n], NULL);
-      self->layouts[n] = VK_NULL_HANDLE;
-      self->set_layouts[n] = VK_NULL_HANDLE;
-    }
+  for (guint n = 0; n <= GRAFT_VK_MAX_BINDINGS; n++)
+    for (guint mask = 0; mask < GRAFT_VK_N_MASKS; mask++)
+      {
+        GraftVkLayout *layout = &self->layouts[n][mask];
+
+        if (layout->pipeline_layout != VK_NULL_HANDLE)
+          self->vk->DestroyPipelineLayout (self->device, layout->pipeline_layout, NULL);
+        if (layout->set_layout != VK_NULL_HANDLE)
+          self->vk->DestroyDescriptorSetLayout (self->device, layout->set_layout, NULL);
+        *layout = (GraftVkLayout) { VK_NULL_HANDLE, VK_NULL_HANDLE };
+      }
 }
 
 const GraftVkPipeline *
 _graft_vk_pipeline_get (GraftVkBackend  *self,
                         const char      *shader,
                         guint            n_bindings,
+                        guint32          texel_mask,
                         const guint32   *spec,
                         guint            n_spec,
                         GError         **error)
@@ -236,8 +249,8 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
       .pName = "main",
       .pSpecializationInfo = &spec_info,
     },
-    .layout = self->layouts[n_bindings],
   };
+  const GraftVkLayout *layout;
   const GraftShaderCode *code;
   GraftVkPipeline *pipeline;
   GString *key;
@@ -247,9 +260,10 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
 
   g_return_val_if_fail (n_spec <= GRAFT_VK_MAX_SPEC, NULL);
   g_return_val_if_fail (n_bindings >= 1 && n_bindings <= GRAFT_VK_MAX_BINDINGS, NULL);
+  g_return_val_if_fail (texel_mask < (1u << n_bindings), NULL);
 
   key = g_string_new (shader);
-  g_string_append_printf (key, "/%u", n_bindings);
+  g_string_append_printf (key, "/%u/%x", n_bindings, texel_mask);
   for (guint i = 0; i < n_spec; i++)
     g_string_append_printf (key, "%c%u", i == 0 ? ':' : ',', spec[i]);
 
@@ -259,6 +273,14 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
       g_string_free (key, TRUE);
       return pipeline;
     }
+
+  layout = get_layout (self, n_bindings, texel_mask, error);
+  if (layout == NULL)
+    {
+      g_string_free (key, TRUE);
+      return NULL;
+    }
+  info.layout = layout->pipeline_layout;
 
   code = graft_shader_find (shader);
   if (code == NULL)
@@ -297,7 +319,7 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
   g_debug ("Created pipeline %s", key->str);
   pipeline = g_new0 (GraftVkPipeline, 1);
   pipeline->pipeline = handle;
-  pipeline->n_bindings = n_bindings;
+  pipeline->layout = layout;
   g_hash_table_insert (self->pipelines, g_string_free (key, FALSE), pipeline);
   return pipeline;
 }

@@ -47,6 +47,8 @@ G_BEGIN_DECLS
   X (QueueSubmit) \
   X (CreateBuffer) \
   X (DestroyBuffer) \
+  X (CreateBufferView) \
+  X (DestroyBufferView) \
   X (GetBufferMemoryRequirements) \
   X (AllocateMemory) \
   X (FreeMemory) \
@@ -141,6 +143,7 @@ void _graft_vk_describe_device (GraftVkInstance   *inst,
 #define GRAFT_VK_MAX_PUSH        128
 #define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
 #define GRAFT_VK_STAGING_SIZE    (16u << 20)
+#define GRAFT_VK_GEMM_CPU_TM     16   /* rows of C per workgroup of gemm_cpu */
 
 typedef enum {
   GRAFT_VK_GEMM_AUTO,   /* by device type */
@@ -150,6 +153,7 @@ typedef enum {
 
 struct _GraftBuffer {
   VkBuffer          buffer;
+  VkBufferView      view[2];   /* R32_SFLOAT, R32G32B32A32_SFLOAT views, made on first use */
   GraftVkAllocation alloc;
   gsize             size;
   guint8           *mapped;    /* host pointer when the memory is mapped, else NULL */
@@ -165,9 +169,18 @@ typedef struct {
   guint64          value;      /* timeline value its last submission signals; 0: none */
 } GraftVkFrame;
 
+/* Descriptor set layout and pipeline layout for one binding pattern: n bindings, each a
+ * storage buffer or (bit set in the texel mask) a uniform texel buffer. */
 typedef struct {
-  VkPipeline pipeline;
-  guint      n_bindings;
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout      pipeline_layout;
+} GraftVkLayout;
+
+#define GRAFT_VK_N_MASKS (1u << GRAFT_VK_MAX_BINDINGS)
+
+typedef struct {
+  VkPipeline           pipeline;
+  const GraftVkLayout *layout;
 } GraftVkPipeline;
 
 typedef struct {
@@ -204,8 +217,7 @@ typedef struct {
   /* pipelines */
   VkPipelineCache                  pipeline_cache;
   char                            *pipeline_cache_path;
-  VkDescriptorSetLayout            set_layouts[GRAFT_VK_MAX_BINDINGS + 1];
-  VkPipelineLayout                 layouts[GRAFT_VK_MAX_BINDINGS + 1];
+  GraftVkLayout                    layouts[GRAFT_VK_MAX_BINDINGS + 1][GRAFT_VK_N_MASKS];
   GHashTable                      *pipelines;     /* key -> GraftVkPipeline* */
 
   /* kernel choices */
@@ -248,6 +260,11 @@ gboolean     _graft_vk_buffer_read   (GraftBackend    *backend,
                                       void            *data,
                                       gsize            size,
                                       GError         **error);
+/* The buffer's R32_SFLOAT uniform texel buffer view, created on first use. */
+VkBufferView _graft_vk_buffer_get_view (GraftVkBackend  *self,
+                                        GraftBuffer     *buffer,
+                                        gboolean         vec4,
+                                        GError         **error);
 /* Releases the buffers whose deferred free has become safe. */
 void         _graft_vk_release_deferred (GraftVkBackend *self,
                                          gboolean        all);
@@ -281,6 +298,8 @@ gboolean        _graft_vk_poll          (GraftVkBackend  *self,
 typedef struct {
   const char  *shader;
   guint        n_bindings;
+  guint32      texel_mask;                  /* bit i: binding i is a samplerBuffer */
+  guint32      texel4_mask;                 /* bit i: ... viewed as RGBA32F, not R32F */
   GraftBuffer *buffers[GRAFT_VK_MAX_BINDINGS];
   guint32      spec[GRAFT_VK_MAX_SPEC];     /* constant_id 0..n_spec-1 */
   guint        n_spec;
@@ -307,6 +326,7 @@ void                   _graft_vk_pipelines_fini (GraftVkBackend  *self);
 const GraftVkPipeline *_graft_vk_pipeline_get   (GraftVkBackend  *self,
                                                  const char      *shader,
                                                  guint            n_bindings,
+                                                 guint32          texel_mask,
                                                  const guint32   *spec,
                                                  guint            n_spec,
                                                  GError         **error);
