@@ -16,13 +16,22 @@ layout(push_constant) uniform Params {
   uint  col0;
 } p;
 
-void graft_gemm_store(uint row, uint col, float sum)
+// C[row, col] = alpha * sum + beta * C[row, col] + bias_value
+void graft_gemm_store_biased(uint row, uint col, float sum, float bias_value)
 {
   uint idx = row * p.n + col;
   float v = p.alpha * sum;
   if ((p.flags & GRAFT_GEMM_READ_C) != 0u)
     v = fma(p.beta, c[idx], v);
-  if ((p.flags & GRAFT_GEMM_HAS_BIAS) != 0u)
-    v += bias[col];
-  c[idx] = v;
+  c[idx] = v + bias_value;
+}
+
+float graft_gemm_bias(uint col)
+{
+  return (p.flags & GRAFT_GEMM_HAS_BIAS) != 0u ? bias[col] : 0.0;
+}
+
+void graft_gemm_store(uint row, uint col, float sum)
+{
+  graft_gemm_store_biased(row, col, sum, graft_gemm_bias(col));
 }

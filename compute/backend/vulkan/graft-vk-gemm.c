@@ -5,8 +5,9 @@
  *  - gemm_tiled: workgroup tiles of C staged through shared memory, each invocation
  *    accumulating a TM x TN micro-tile in registers. For GPUs.
  *  - gemm_cpu: no shared memory; each invocation owns a register block of C and reads
- *    A and B directly. CPU implementations of Vulkan (lavapipe) run an invocation per
- *    SIMD lane, where shared memory and barriers only cost time.
+ *    A and B directly, through texel buffers. CPU implementations of Vulkan (lavapipe)
+ *    run invocations as SIMD lanes, where shared memory and barriers only cost time and
+ *    texel fetches are much cheaper than storage-buffer loads (see gemm_cpu.comp).
  * Tile sizes and transposes are specialization constants; shapes are push constants. */
 
 #include "graft-vk-private.h"
@@ -38,10 +39,13 @@ static const TiledConfig tiled_configs[] = {
   { 8,  8,  8,  2, 2 },   /* 16 */
 };
 
-/* gemm_cpu: an invocation computes CPU_TM rows x CPU_TN columns. */
-#define CPU_WG 64
-#define CPU_TM 4
-#define CPU_TN 8
+/* gemm_cpu: an invocation computes CPU_TM rows x CPU_TN columns; a workgroup is one row
+ * block and CPU_WG (or, for narrow C, CPU_WG_NARROW) column blocks. On lavapipe 16 x 8
+ * is the best trade between texel fetches per multiply-add and spilled accumulators. */
+#define CPU_TM        GRAFT_VK_GEMM_CPU_TM
+#define CPU_TN        8
+#define CPU_WG        64
+#define CPU_WG_NARROW 8
 
 static const TiledConfig *
 pick_tiled (GraftVkBackend *self)
@@ -90,6 +94,74 @@ dispatch_tiles (GraftVkBackend   *self,
   return TRUE;
 }
 
+static gboolean
+gemm_tiled (GraftVkBackend         *self,
+            const GraftGemmParams  *params,
+            GraftVkDispatch        *d,
+            GemmPush               *push,
+            GError                **error)
+{
+  const TiledConfig *t = pick_tiled (self);
+
+  if (t == NULL)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "%s has too little shared memory or too small workgroups for GEMM",
+                   self->parent.info->name);
+      return FALSE;
+    }
+
+  d->shader = "gemm_tiled";
+  d->spec[0] = (t->bm / t->tm) * (t->bn / t->tn);
+  d->spec[1] = t->bm;
+  d->spec[2] = t->bn;
+  d->spec[3] = t->bk;
+  d->spec[4] = t->tm;
+  d->spec[5] = t->tn;
+  d->spec[6] = params->trans_a ? 1 : 0;
+  d->spec[7] = params->trans_b ? 1 : 0;
+  d->n_spec = 8;
+  return dispatch_tiles (self, d, push, t->bm, t->bn, error);
+}
+
+static gboolean
+texels_fit (GraftVkBackend *self,
+            GraftBuffer    *buffer,
+            gboolean        vec4)
+{
+  return buffer->size / (vec4 ? 16 : 4) <= self->props.limits.maxTexelBufferElements;
+}
+
+static gboolean
+gemm_cpu (GraftVkBackend         *self,
+          const GraftGemmParams  *params,
+          GraftVkDispatch        *d,
+          GemmPush               *push,
+          GError                **error)
+{
+  /* Rows that start 16-byte aligned are read four floats per texel fetch. */
+  gboolean vec_a = params->trans_a ? params->m % 4 == 0 : params->k % 4 == 0;
+  gboolean vec_b = params->trans_b ? params->k % 4 == 0 : params->n % 4 == 0;
+  guint32 wg = params->n <= CPU_TN * CPU_WG_NARROW ? CPU_WG_NARROW : CPU_WG;
+
+  /* Texel buffers have their own size limit; past it, the tiled kernel does the job. */
+  if (!texels_fit (self, d->buffers[0], vec_a) || !texels_fit (self, d->buffers[1], vec_b))
+    return gemm_tiled (self, params, d, push, error);
+
+  d->shader = "gemm_cpu";
+  d->texel_mask = 0x3;   /* A and B as samplerBuffers */
+  d->texel4_mask = (vec_a ? 0x1 : 0) | (vec_b ? 0x2 : 0);
+  d->spec[0] = MIN (wg, self->wg_1d);
+  d->spec[1] = CPU_TM;
+  d->spec[2] = CPU_TN;
+  d->spec[3] = params->trans_a ? 1 : 0;
+  d->spec[4] = params->trans_b ? 1 : 0;
+  d->spec[5] = vec_a ? 1 : 0;
+  d->spec[6] = vec_b ? 1 : 0;
+  d->n_spec = 7;
+  return dispatch_tiles (self, d, push, CPU_TM, d->spec[0] * CPU_TN, error);
+}
+
 gboolean
 _graft_vk_gemm (GraftBackend           *backend,
                 const GraftGemmParams  *params,
@@ -119,37 +191,7 @@ _graft_vk_gemm (GraftBackend           *backend,
   if (kernel == GRAFT_VK_GEMM_AUTO)
     kernel = backend->info->type == GRAFT_DEVICE_TYPE_CPU ? GRAFT_VK_GEMM_CPU : GRAFT_VK_GEMM_TILED;
 
-  if (kernel == GRAFT_VK_GEMM_TILED)
-    {
-      const TiledConfig *t = pick_tiled (self);
-
-      if (t == NULL)
-        {
-          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
-                       "%s has too little shared memory or too small workgroups for GEMM",
-                       backend->info->name);
-          return FALSE;
-        }
-      d.shader = "gemm_tiled";
-      d.spec[0] = (t->bm / t->tm) * (t->bn / t->tn);
-      d.spec[1] = t->bm;
-      d.spec[2] = t->bn;
-      d.spec[3] = t->bk;
-      d.spec[4] = t->tm;
-      d.spec[5] = t->tn;
-      d.spec[6] = params->trans_a ? 1 : 0;
-      d.spec[7] = params->trans_b ? 1 : 0;
-      d.n_spec = 8;
-      return dispatch_tiles (self, &d, &push, t->bm, t->bn, error);
-    }
-
-  /* A workgroup is one row block and CPU_WG column blocks. */
-  d.shader = "gemm_cpu";
-  d.spec[0] = MIN (CPU_WG, self->wg_1d);
-  d.spec[1] = CPU_TM;
-  d.spec[2] = CPU_TN;
-  d.spec[3] = params->trans_a ? 1 : 0;
-  d.spec[4] = params->trans_b ? 1 : 0;
-  d.n_spec = 5;
-  return dispatch_tiles (self, &d, &push, CPU_TM, d.spec[0] * CPU_TN, error);
+  if (kernel == GRAFT_VK_GEMM_CPU)
+    return gemm_cpu (self, params, &d, &push, error);
+  return gemm_tiled (self, params, &d, &push, error);
 }
