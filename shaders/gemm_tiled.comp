@@ -23,8 +23,11 @@ layout(std430, set = 0, binding = 3) buffer C { float c[]; };
 
 #include "graft-gemm.glsl"
 
-shared float As[BK * BM];   // [kk][row]
-shared float Bs[BK * BN];   // [kk][col]
+// One word of padding per k row keeps the transposing stores free of bank conflicts.
+const uint AS = BM + 1;
+const uint BS = BN + 1;
+shared float As[BK * AS];   // [kk][row]
+shared float Bs[BK * BS];   // [kk][col]
 
 void main()
 {
@@ -52,7 +55,7 @@ void main()
           float v = 0.0;
           if (gm < p.m && gk < p.k)
             v = a[TRANS_A ? gk * p.m + gm : gm * p.k + gk];
-          As[kk * BM + r] = v;
+          As[kk * AS + r] = v;
         }
       for (uint l = tid; l < BN * BK; l += threads)
         {
@@ -64,7 +67,7 @@ void main()
           float v = 0.0;
           if (gn < p.n && gk < p.k)
             v = b[TRANS_B ? gn * p.k + gk : gk * p.n + gn];
-          Bs[kk * BN + j] = v;
+          Bs[kk * BS + j] = v;
         }
       barrier();
 
@@ -73,9 +76,9 @@ void main()
           float ra[TM];
           float rb[TN];
           [[unroll]] for (uint i = 0; i < TM; i++)
-            ra[i] = As[kk * BM + tr * TM + i];
+            ra[i] = As[kk * AS + tr * TM + i];
           [[unroll]] for (uint j = 0; j < TN; j++)
-            rb[j] = Bs[kk * BN + tc + j * tcols];
+            rb[j] = Bs[kk * BS + tc + j * tcols];
           [[unroll]] for (uint i = 0; i < TM; i++)
             [[unroll]] for (uint j = 0; j < TN; j++)
               acc[i * TN + j] = fma(ra[i], rb[j], acc[i * TN + j]);

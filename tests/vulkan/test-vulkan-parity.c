@@ -149,6 +149,30 @@ test_gemm (gconstpointer data)
   _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_AUTO);
 }
 
+/* Every tile shape of gemm_tiled, not only the one this device picks: the smaller ones
+ * are what GPUs with little shared memory run. */
+static void
+test_gemm_tiled_configs (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (17);
+  static const guint shapes[][3] = { { 33, 65, 17 }, { 7, 129, 40 }, { 70, 9, 1 } };
+
+  if (!have_vulkan (ctx))
+    return;
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_TILED);
+  for (gint config = 0; config < GRAFT_VK_N_TILED_CONFIGS; config++)
+    {
+      _graft_vk_backend_set_tiled_config (ctx->vk, config);
+      for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+        for (guint t = 0; t < 4; t++)
+          check_gemm (ctx, rand, shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1,
+                      s == 1, 1.25f, s == 2 ? 0.5f : 0.0f);
+    }
+  _graft_vk_backend_set_tiled_config (ctx->vk, -1);
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_AUTO);
+}
+
 /* More row blocks than one dispatch may launch (maxComputeWorkGroupCount[1] is 65535
  * on many devices): the GEMM is split into several dispatches, each told where it
  * starts. gemm_cpu takes GRAFT_VK_GEMM_CPU_TM rows per workgroup, so a C of a few
@@ -403,6 +427,7 @@ main (int    argc,
 
   g_test_add_data_func ("/vulkan/gemm/tiled", &tiled, test_gemm);
   g_test_add_data_func ("/vulkan/gemm/cpu", &cpu, test_gemm);
+  g_test_add_data_func ("/vulkan/gemm/tiled-configs", &ctx, test_gemm_tiled_configs);
   g_test_add_data_func ("/vulkan/gemm/tall", &ctx, test_gemm_tall);
   g_test_add_data_func ("/vulkan/fill-scale", &ctx, test_fill_scale);
   g_test_add_data_func ("/vulkan/broadcast", &ctx, test_broadcast);

@@ -234,6 +234,7 @@ _graft_vk_backend_open (const GraftDeviceInfo  *info,
   self->vk->GetPhysicalDeviceProperties (self->physical, &self->props);
   self->vk->GetPhysicalDeviceMemoryProperties (self->physical, &self->mem_props);
   self->gemm_kernel = gemm_kernel_from_env ();
+  self->tiled_config = -1;
   self->wg_1d = MIN (GRAFT_VK_WORKGROUP_1D, self->props.limits.maxComputeWorkGroupInvocations);
   self->wg_1d = MIN (self->wg_1d, self->props.limits.maxComputeWorkGroupSize[0]);
 
@@ -298,6 +299,16 @@ _graft_vk_backend_get_gemm_kernel (GraftBackend *backend)
                         GRAFT_VK_GEMM_AUTO);
 
   return GRAFT_VK_BACKEND (backend)->gemm_kernel;
+}
+
+void
+_graft_vk_backend_set_tiled_config (GraftBackend *backend,
+                                    gint          index)
+{
+  g_return_if_fail (backend != NULL && backend->info->backend == GRAFT_BACKEND_KIND_VULKAN);
+  g_return_if_fail (index >= -1 && index < GRAFT_VK_N_TILED_CONFIGS);
+
+  GRAFT_VK_BACKEND (backend)->tiled_config = index;
 }
 
 gboolean

@@ -47,22 +47,31 @@ static const TiledConfig tiled_configs[] = {
 #define CPU_WG        64
 #define CPU_WG_NARROW 8
 
+G_STATIC_ASSERT (G_N_ELEMENTS (tiled_configs) == GRAFT_VK_N_TILED_CONFIGS);
+
+static gboolean
+tiled_fits (GraftVkBackend    *self,
+            const TiledConfig *c)
+{
+  const VkPhysicalDeviceLimits *limits = &self->props.limits;
+  guint32 threads = (c->bm / c->tm) * (c->bn / c->tn);
+  guint32 shared = (c->bm + 1 + c->bn + 1) * c->bk * sizeof (float);
+
+  return threads <= limits->maxComputeWorkGroupInvocations &&
+         threads <= limits->maxComputeWorkGroupSize[0] &&
+         shared <= limits->maxComputeSharedMemorySize;
+}
+
 static const TiledConfig *
 pick_tiled (GraftVkBackend *self)
 {
-  const VkPhysicalDeviceLimits *limits = &self->props.limits;
+  if (self->tiled_config >= 0 && self->tiled_config < (gint) G_N_ELEMENTS (tiled_configs) &&
+      tiled_fits (self, &tiled_configs[self->tiled_config]))
+    return &tiled_configs[self->tiled_config];
 
   for (guint i = 0; i < G_N_ELEMENTS (tiled_configs); i++)
-    {
-      const TiledConfig *c = &tiled_configs[i];
-      guint32 threads = (c->bm / c->tm) * (c->bn / c->tn);
-      guint32 shared = (c->bm + c->bn) * c->bk * sizeof (float);
-
-      if (threads <= limits->maxComputeWorkGroupInvocations &&
-          threads <= limits->maxComputeWorkGroupSize[0] &&
-          shared <= limits->maxComputeSharedMemorySize)
-        return c;
-    }
+    if (tiled_fits (self, &tiled_configs[i]))
+      return &tiled_configs[i];
   return NULL;
 }
 

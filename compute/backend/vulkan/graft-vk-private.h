@@ -144,6 +144,7 @@ void _graft_vk_describe_device (GraftVkInstance   *inst,
 #define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
 #define GRAFT_VK_STAGING_SIZE    (16u << 20)
 #define GRAFT_VK_GEMM_CPU_TM     16   /* rows of C per workgroup of gemm_cpu */
+#define GRAFT_VK_N_TILED_CONFIGS 5    /* tile shapes of gemm_tiled, largest first */
 
 typedef enum {
   GRAFT_VK_GEMM_AUTO,   /* by device type */
@@ -223,6 +224,7 @@ typedef struct {
   /* kernel choices */
   guint32                          wg_1d;
   GraftVkGemmKernel                gemm_kernel;
+  gint                             tiled_config;  /* -1: the largest that fits */
 } GraftVkBackend;
 
 #define GRAFT_VK_BACKEND(b) ((GraftVkBackend *) (b))
@@ -231,6 +233,10 @@ typedef struct {
 void              _graft_vk_backend_set_gemm_kernel (GraftBackend      *backend,
                                                      GraftVkGemmKernel  kernel);
 GraftVkGemmKernel _graft_vk_backend_get_gemm_kernel (GraftBackend      *backend);
+/* Forces tile shape @index (< GRAFT_VK_N_TILED_CONFIGS) of gemm_tiled when the device
+ * can run it; -1 picks the largest that fits. Smaller shapes serve small GPUs. */
+void              _graft_vk_backend_set_tiled_config (GraftBackend     *backend,
+                                                      gint              index);
 /* Whether tensors are mapped (TRUE) or copied through a staging buffer (FALSE).
  * GRAFT_VK_STAGING=1 forces staging copies on devices whose memory is mappable. */
 gboolean          _graft_vk_backend_is_host_visible (GraftBackend      *backend);
