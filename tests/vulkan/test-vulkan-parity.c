@@ -281,6 +281,8 @@ static const BroadcastCase broadcast_cases[] = {
   { 3, { 4, 5, 6 }, 1, { 6 }, 1 },                     /* out = a */
   { 1, { 1 }, 2, { 3, 4 }, 2 },                        /* out = b */
   { 2, { 300, 1 }, 2, { 1, 513 }, 0 },
+  { 3, { 8, 3, 1 }, 3, { 8, 3, 4 }, 2 },               /* a constant along rows, out = b */
+  { 2, { 64, 256 }, 1, { 256 }, 0 },                   /* bias per column, four at a time */
 };
 
 static void

@@ -16,6 +16,8 @@ typedef struct {
   guint32 shape[GRAFT_MAX_RANK];
   guint32 a_strides[GRAFT_MAX_RANK];
   guint32 b_strides[GRAFT_MAX_RANK];
+  guint32 magic[GRAFT_MAX_RANK];   /* division by shape[d] as a multiply-high */
+  guint32 shift[GRAFT_MAX_RANK];
 } BinaryPush;
 
 G_STATIC_ASSERT (sizeof (BinaryPush) <= GRAFT_VK_MAX_PUSH);
@@ -24,17 +26,40 @@ G_STATIC_ASSERT (sizeof (BinaryPush) <= GRAFT_VK_MAX_PUSH);
 enum {
   BINARY_STRIDED = 0,    /* index through shape and strides */
   BINARY_CONTIGUOUS = 1, /* a, b and out share one contiguous shape */
+  BINARY_B_SCALAR = 2,   /* a contiguous, b one value */
+  BINARY_A_SCALAR = 3,   /* a one value, b contiguous */
+  BINARY_STRIDED4 = 4,   /* strided, four elements of the innermost dimension at once */
 };
 
+/* Granlund-Montgomery for 32-bit unsigned division by d >= 2:
+ * x / d == (t + ((x - t) >> 1)) >> shift with t = (x * magic) >> 32. */
+static void
+division_magic (guint32  d,
+                guint32 *magic,
+                guint32 *shift)
+{
+  guint l = 0;
+
+  g_assert (d >= 2);
+  while (((guint64) 1 << l) < d)
+    l++;
+  *magic = (guint32) ((((guint64) 1 << 32) * (((guint64) 1 << l) - d)) / d + 1);
+  *shift = l - 1;
+}
+
+/* One invocation per @per_invocation elements of @n. */
 static gboolean
 dispatch_1d (GraftVkBackend   *self,
              GraftVkDispatch  *d,
              guint32           n,
+             guint32           per_invocation,
              GError          **error)
 {
+  guint64 invocations = ((guint64) n + per_invocation - 1) / per_invocation;
+
   d->spec[0] = self->wg_1d;
   d->n_spec = MAX (d->n_spec, 1);
-  if (!_graft_vk_grid_1d (self, ((guint64) n + self->wg_1d - 1) / self->wg_1d, d->groups, error))
+  if (!_graft_vk_grid_1d (self, (invocations + self->wg_1d - 1) / self->wg_1d, d->groups, error))
     return FALSE;
   return _graft_vk_dispatch (self, d, error);
 }
@@ -52,11 +77,13 @@ _graft_vk_fill (GraftBackend  *backend,
     .shader = "fill",
     .n_bindings = 1,
     .buffers = { out },
+    .spec = { 0, 4 },
+    .n_spec = 2,
     .push = &push,
     .push_size = sizeof push,
   };
 
-  return dispatch_1d (self, &d, n, error);
+  return dispatch_1d (self, &d, n, 4, error);
 }
 
 gboolean
@@ -73,11 +100,13 @@ _graft_vk_scale (GraftBackend  *backend,
     .shader = "scale",
     .n_bindings = 2,
     .buffers = { a, out },
+    .spec = { 0, 4 },
+    .n_spec = 2,
     .push = &push,
     .push_size = sizeof push,
   };
 
-  return dispatch_1d (self, &d, n, error);
+  return dispatch_1d (self, &d, n, 4, error);
 }
 
 /* Drops dimensions of size 1 and merges neighbours that are contiguous in all three
@@ -114,9 +143,10 @@ simplify (const GraftBroadcast *plan,
 
   if (r == 0)
     {
+      /* One element: a[0] op b[0]. */
       push->shape[0] = 1;
-      push->a_strides[0] = 0;
-      push->b_strides[0] = 0;
+      push->a_strides[0] = 1;
+      push->b_strides[0] = 1;
       r = 1;
     }
 
@@ -128,6 +158,10 @@ simplify (const GraftBroadcast *plan,
       t = push->b_strides[i]; push->b_strides[i] = push->b_strides[r - 1 - i]; push->b_strides[r - 1 - i] = t;
     }
   push->rank = (guint32) r;
+
+  for (gint d = 0; d < r; d++)
+    if (push->shape[d] >= 2)
+      division_magic (push->shape[d], &push->magic[d], &push->shift[d]);
 }
 
 gboolean
@@ -154,8 +188,33 @@ _graft_vk_binary (GraftBackend          *backend,
 
   simplify (plan, &push);
   d.spec[1] = op == GRAFT_BINARY_MUL ? 1 : 0;
-  d.spec[2] = push.rank == 1 && push.a_strides[0] == 1 && push.b_strides[0] == 1
-              ? BINARY_CONTIGUOUS : BINARY_STRIDED;
+  d.spec[2] = BINARY_STRIDED;
+  if (push.rank == 1)
+    {
+      if (push.a_strides[0] == 1 && push.b_strides[0] == 1)
+        d.spec[2] = BINARY_CONTIGUOUS;
+      else if (push.a_strides[0] == 1 && push.b_strides[0] == 0)
+        d.spec[2] = BINARY_B_SCALAR;
+      else if (push.a_strides[0] == 0 && push.b_strides[0] == 1)
+        d.spec[2] = BINARY_A_SCALAR;
+    }
 
-  return dispatch_1d (self, &d, plan->n, error);
+  else
+    {
+      guint inner = push.rank - 1;
+      gboolean aligned = push.shape[inner] % 4 == 0 &&
+                         push.a_strides[inner] <= 1 && push.b_strides[inner] <= 1;
+
+      /* An operand read as vec4s must start each group of four on a multiple of 4; one
+       * with stride 0 along the innermost dimension is read as one value. */
+      for (guint dim = 0; dim < inner; dim++)
+        aligned = aligned &&
+                  (push.a_strides[inner] == 0 || push.a_strides[dim] % 4 == 0) &&
+                  (push.b_strides[inner] == 0 || push.b_strides[dim] % 4 == 0);
+      if (aligned)
+        d.spec[2] = BINARY_STRIDED4;
+    }
+
+  /* All but the plain strided mode do four elements per invocation. */
+  return dispatch_1d (self, &d, plan->n, d.spec[2] == BINARY_STRIDED ? 1 : 4, error);
 }
