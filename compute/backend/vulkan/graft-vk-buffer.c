@@ -426,6 +426,8 @@ ensure_staging (GraftVkBackend  *self,
   alloc.allocationSize = req.size;
   /* One allocation for the life of the device, not one per copy. */
   result = self->vk->AllocateMemory (self->device, &alloc, NULL, &self->staging_memory);
+  if (result != VK_SUCCESS)
+    self->staging_memory = VK_NULL_HANDLE;
   if (result == VK_SUCCESS)
     result = self->vk->BindBufferMemory (self->device, staging->buffer, self->staging_memory, 0);
   if (result == VK_SUCCESS)

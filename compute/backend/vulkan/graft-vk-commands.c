@@ -74,9 +74,13 @@ _graft_vk_commands_init (GraftVkBackend  *self,
   };
   VkResult result;
 
+  /* Handles are reset on failure so that _graft_vk_commands_fini() skips them. */
   result = self->vk->CreateCommandPool (self->device, &pool_info, NULL, &self->cmd_pool);
   if (result != VK_SUCCESS)
-    goto failed;
+    {
+      self->cmd_pool = VK_NULL_HANDLE;
+      goto failed;
+    }
 
   cmd_info.commandPool = self->cmd_pool;
   result = self->vk->AllocateCommandBuffers (self->device, &cmd_info, cmds);
@@ -88,12 +92,18 @@ _graft_vk_commands_init (GraftVkBackend  *self,
       self->frames[i].cmd = cmds[i];
       result = self->vk->CreateDescriptorPool (self->device, &dp_info, NULL, &self->frames[i].pool);
       if (result != VK_SUCCESS)
-        goto failed;
+        {
+          self->frames[i].pool = VK_NULL_HANDLE;
+          goto failed;
+        }
     }
 
   result = self->vk->CreateSemaphore (self->device, &sem_info, NULL, &self->timeline);
   if (result != VK_SUCCESS)
-    goto failed;
+    {
+      self->timeline = VK_NULL_HANDLE;
+      goto failed;
+    }
 
   return TRUE;
 
