@@ -133,6 +133,57 @@ test_storage_range (void)
   g_assert_nonnull (t);
 }
 
+/* Running out of tensor memory is an error that names the request, and memory freed
+ * afterwards can be used again. The limit is lowered to 200 MiB so that the test does
+ * not depend on how much memory the device has. */
+static void
+test_out_of_memory (void)
+{
+  g_autofree char *reason = NULL;
+  g_autoptr(GraftBackend) vk = graft_test_open_vulkan (&reason);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) graft_tensor_unref);
+  gsize n = (gsize) 60 << 18;   /* 60 MiB of floats */
+  GraftTensor *t;
+
+  if (vk == NULL)
+    {
+      graft_test_no_vulkan (reason);
+      return;
+    }
+  if (n * sizeof (float) > graft_backend_get_info (vk)->max_storage_buffer_range)
+    {
+      g_test_skip ("The device binds less than 60 MiB at once");
+      return;
+    }
+
+  _graft_vk_backend_set_memory_limit (vk, 200u << 20);
+  for (guint i = 0; i < 10; i++)
+    {
+      t = graft_tensor_new (vk, 1, &n, &error);
+      if (t == NULL)
+        break;
+      g_ptr_array_add (tensors, t);
+    }
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "62914560 bytes"));   /* the request */
+  g_assert_cmpuint (tensors->len, >=, 2);
+  g_assert_cmpuint (tensors->len, <=, 3);
+
+  /* Free one: the next tensor fits and holds data. */
+  g_clear_error (&error);
+  g_ptr_array_remove_index (tensors, 0);
+  t = graft_test_tensor (vk, 1, &n, NULL);
+  graft_op_fill (t, 7.0f, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree float *got = graft_test_download (t);
+    g_assert_cmpfloat (got[n - 1], ==, 7.0f);
+  }
+  g_ptr_array_add (tensors, t);
+}
+
 /* Ops then frees without waiting, many times over: the frees are deferred until the
  * work is done, the memory comes back afterwards, and data put in new tensors in the
  * meantime is intact. */
@@ -260,6 +311,7 @@ main (int    argc,
   g_test_add_func ("/vulkan/errors/no-loader", test_no_loader);
   g_test_add_func ("/vulkan/errors/wrong-device", test_wrong_device);
   g_test_add_func ("/vulkan/errors/storage-range", test_storage_range);
+  g_test_add_func ("/vulkan/errors/out-of-memory", test_out_of_memory);
   g_test_add_func ("/vulkan/ordering/mapped", test_mapped);
   g_test_add_func ("/vulkan/ordering/staging", test_staging);
 

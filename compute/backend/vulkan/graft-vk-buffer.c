@@ -21,6 +21,7 @@
 typedef struct {
   VkDeviceMemory memory;
   guint8        *mapped;
+  guint64        size;
 } GraftVkMemoryBlock;
 
 static char *
@@ -37,7 +38,7 @@ block_new (gpointer   user_data,
            GError   **error)
 {
   GraftVkBackend *self = user_data;
-  GraftVkMemoryBlock *block = g_new0 (GraftVkMemoryBlock, 1);
+  GraftVkMemoryBlock *block;
   VkMemoryAllocateInfo info = {
     .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
     .allocationSize = size,
@@ -45,6 +46,22 @@ block_new (gpointer   user_data,
   };
   VkResult result;
 
+  /* Some drivers (lavapipe) hand out more than the heap holds and fail later, or make
+   * the whole machine swap: the heap size is the budget. */
+  if (self->memory_reserved + size > self->memory_limit)
+    {
+      g_autofree char *bytes = format_bytes (size);
+      g_autofree char *used = format_bytes (self->memory_reserved);
+      g_autofree char *limit = format_bytes (self->memory_limit);
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+                   "out of device memory: a block of %s does not fit beside the %s in use "
+                   "(the device has %s); free some tensors or use a smaller batch",
+                   bytes, used, limit);
+      return NULL;
+    }
+
+  block = g_new0 (GraftVkMemoryBlock, 1);
+  block->size = size;
   result = self->vk->AllocateMemory (self->device, &info, NULL, &block->memory);
   if (result == VK_SUCCESS && self->host_visible)
     {
@@ -66,6 +83,7 @@ block_new (gpointer   user_data,
       g_free (block);
       return NULL;
     }
+  self->memory_reserved += size;
   return block;
 }
 
@@ -78,6 +96,7 @@ block_free (gpointer user_data,
 
   /* Freeing mapped memory unmaps it. */
   self->vk->FreeMemory (self->device, block->memory, NULL);
+  self->memory_reserved -= block->size;
   g_free (block);
 }
 
@@ -199,6 +218,7 @@ _graft_vk_memory_init (GraftVkBackend  *self,
   /* 64 MiB blocks, smaller on devices with little memory so one block never takes a
    * large share of it. */
   heap_size = self->mem_props.memoryHeaps[self->mem_props.memoryTypes[self->memory_type].heapIndex].size;
+  self->memory_limit = heap_size;
   block_size = MIN ((guint64) GRAFT_VK_BLOCK_SIZE, heap_size / 8);
   block_size = MAX (block_size, (guint64) 1 << 20);
   self->allocator = _graft_vk_allocator_new (block_size, &block_funcs, self);
@@ -291,7 +311,7 @@ _graft_vk_buffer_new (GraftBackend  *backend,
                      "%s cannot place a buffer of %s in its tensor memory",
                      backend->info->name, want);
       else
-        g_prefix_error (error, "Could not allocate %s on %s: ", want, backend->info->name);
+        g_prefix_error (error, "Could not allocate %s: ", want);
       return NULL;
     }
 

@@ -320,6 +320,15 @@ _graft_vk_backend_is_host_visible (GraftBackend *backend)
 }
 
 void
+_graft_vk_backend_set_memory_limit (GraftBackend *backend,
+                                    guint64       bytes)
+{
+  g_return_if_fail (backend != NULL && backend->info->backend == GRAFT_BACKEND_KIND_VULKAN);
+
+  GRAFT_VK_BACKEND (backend)->memory_limit = bytes;
+}
+
+void
 _graft_vk_backend_get_memory_stats (GraftBackend          *backend,
                                     GraftVkAllocatorStats *stats)
 {

@@ -199,6 +199,8 @@ typedef struct {
 
   /* memory */
   GraftVkAllocator                *allocator;
+  guint64                          memory_limit;     /* the heap size, or a test's limit */
+  guint64                          memory_reserved;  /* in tensor memory blocks */
   guint32                          memory_type;
   gboolean                         host_visible;  /* tensors mapped and memcpy'd */
   guint32                          staging_type;
@@ -240,6 +242,9 @@ void              _graft_vk_backend_set_tiled_config (GraftBackend     *backend,
 /* Whether tensors are mapped (TRUE) or copied through a staging buffer (FALSE).
  * GRAFT_VK_STAGING=1 forces staging copies on devices whose memory is mappable. */
 gboolean          _graft_vk_backend_is_host_visible (GraftBackend      *backend);
+/* Caps the tensor memory below the heap size, for tests of running out of it. */
+void              _graft_vk_backend_set_memory_limit (GraftBackend     *backend,
+                                                      guint64           bytes);
 /* Statistics of the tensor allocator, for tests. */
 void              _graft_vk_backend_get_memory_stats (GraftBackend          *backend,
                                                       GraftVkAllocatorStats *stats);
