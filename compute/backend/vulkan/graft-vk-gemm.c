@@ -30,14 +30,19 @@ typedef struct {
   guint32 bm, bn, bk, tm, tn;
 } TiledConfig;
 
-/* Largest first; the first that fits the device's limits is used. */
+/* Largest first; the first that fits the device's limits (and, for the largest, a C
+ * big enough to keep a GPU busy with its tiles) is used. */
 static const TiledConfig tiled_configs[] = {
+  { 128, 128, 16, 8, 8 }, /* 256 invocations, 16 KiB shared, 64 accumulators each */
   { 64, 64, 16, 4, 4 },   /* 256 invocations, 8 KiB shared */
   { 32, 64, 16, 4, 4 },   /* 128 */
   { 32, 32, 16, 4, 4 },   /* 64 */
   { 16, 16, 16, 2, 2 },   /* 64 */
   { 8,  8,  8,  2, 2 },   /* 16 */
 };
+
+/* Below this many 128 x 128 tiles, 64 x 64 ones keep more compute units busy. */
+#define LARGE_TILES_MIN 256
 
 /* gemm_cpu: an invocation computes CPU_TM rows x CPU_TN columns; a workgroup is one row
  * block and CPU_WG (or, for narrow C, CPU_WG_NARROW) column blocks. On lavapipe 16 x 8
@@ -63,13 +68,16 @@ tiled_fits (GraftVkBackend    *self,
 }
 
 static const TiledConfig *
-pick_tiled (GraftVkBackend *self)
+pick_tiled (GraftVkBackend        *self,
+            const GraftGemmParams *params)
 {
+  guint64 large_tiles = ((guint64) params->m / tiled_configs[0].bm) * (params->n / tiled_configs[0].bn);
+
   if (self->tiled_config >= 0 && self->tiled_config < (gint) G_N_ELEMENTS (tiled_configs) &&
       tiled_fits (self, &tiled_configs[self->tiled_config]))
     return &tiled_configs[self->tiled_config];
 
-  for (guint i = 0; i < G_N_ELEMENTS (tiled_configs); i++)
+  for (guint i = large_tiles >= LARGE_TILES_MIN ? 0 : 1; i < G_N_ELEMENTS (tiled_configs); i++)
     if (tiled_fits (self, &tiled_configs[i]))
       return &tiled_configs[i];
   return NULL;
@@ -110,7 +118,7 @@ gemm_tiled (GraftVkBackend         *self,
             GemmPush               *push,
             GError                **error)
 {
-  const TiledConfig *t = pick_tiled (self);
+  const TiledConfig *t = pick_tiled (self, params);
 
   if (t == NULL)
     {

@@ -12,6 +12,11 @@
  *   graft-vk-pipeline.c   pipeline cache on disk, lazily created compute pipelines
  *   graft-vk-ops.c        fill, scale, binary
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
+ *
+ * Environment, for tests and for finding out why something is slow:
+ *   GRAFT_VULKAN_LIBRARY=path  another Vulkan loader than libvulkan.so.1
+ *   GRAFT_VK_GEMM=tiled|cpu    force a GEMM kernel (default: by device type)
+ *   GRAFT_VK_STAGING=1         copy through a staging buffer even to mappable memory
  */
 
 #define VK_NO_PROTOTYPES
@@ -144,7 +149,7 @@ void _graft_vk_describe_device (GraftVkInstance   *inst,
 #define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
 #define GRAFT_VK_STAGING_SIZE    (16u << 20)
 #define GRAFT_VK_GEMM_CPU_TM     16   /* rows of C per workgroup of gemm_cpu */
-#define GRAFT_VK_N_TILED_CONFIGS 5    /* tile shapes of gemm_tiled, largest first */
+#define GRAFT_VK_N_TILED_CONFIGS 6    /* tile shapes of gemm_tiled, largest first */
 
 typedef enum {
   GRAFT_VK_GEMM_AUTO,   /* by device type */
