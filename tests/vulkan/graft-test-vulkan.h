@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* Helpers shared by the Vulkan tests. */
+/* Functions shared by the Vulkan tests: finding a device, comparing results. */
 
 #include <math.h>
 
