@@ -38,4 +38,6 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
 fi
 export GSETTINGS_SCHEMA_DIR="$PWD/$build/data"
 export GRAFT_UNINSTALLED=1
+# Without a session bus (a bare X server) the accessibility bridge can only complain.
+[ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && export GTK_A11Y=none
 exec "$build/app/graft" "$@"

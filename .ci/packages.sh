@@ -8,7 +8,7 @@ GRAFT_PACKAGES_ENGINE=(
   libglib2.0-dev libglib2.0-bin libjson-c-dev libopenblas-dev
 )
 GRAFT_PACKAGES_GUI=(
-  libgtk-4-dev libadwaita-1-dev adwaita-icon-theme
+  libgtk-4-dev libadwaita-1-dev adwaita-icon-theme librsvg2-common
   desktop-file-utils appstream gettext
 )
 GRAFT_PACKAGES_TEST=(

@@ -98,7 +98,7 @@ bench_gemm (GraftCliGlobals *globals,
 
       if (info == NULL)
         {
-          _graft_cli_error ("%s", error->message);
+          _graft_cli_error ("%s; “graft-cli devices” lists them", error->message);
           json_object_put (root);
           json_object_put (jdevices);
           json_object_put (jpeer);

@@ -118,7 +118,7 @@ _graft_cli_devices (GraftCliGlobals  *globals,
 
   if (selected == NULL)
     {
-      _graft_cli_error ("%s", select_error->message);
+      _graft_cli_error ("%s; “graft-cli devices” lists them", select_error->message);
       return GRAFT_CLI_EXIT_FAILURE;
     }
   return GRAFT_CLI_EXIT_OK;

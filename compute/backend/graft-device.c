@@ -153,7 +153,7 @@ graft_device_select (GPtrArray   *devices,
       if (index < devices->len)
         return g_ptr_array_index (devices, index);
       g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_NOT_FOUND,
-                   "There is no compute device number %u: this machine has %u (run “graft-cli devices” to list them)",
+                   "There is no compute device number %u: this machine has %u",
                    index, devices->len);
       return NULL;
     }
@@ -175,7 +175,7 @@ graft_device_select (GPtrArray   *devices,
     }
 
   g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_NOT_FOUND,
-               "No compute device matches “%s” (run “graft-cli devices” to list them)",
+               "No compute device matches “%s”",
                selector);
   return NULL;
 }
