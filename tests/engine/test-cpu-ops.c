@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "graft.h"
+#include "graft-test-util.h"
 
 /* float32 results against a double-precision reference: the error of a length-k dot
  * product grows like sqrt(k)·2^-24 relative to the norm; 1e-5 leaves a wide margin for
@@ -28,33 +29,6 @@ rel_error (const float  *got,
   return sqrt (diff) / MAX (sqrt (norm), 1e-30);
 }
 
-static float *
-random_data (GRand *rand,
-             gsize  n)
-{
-  float *data = g_new (float, n);
-
-  for (gsize i = 0; i < n; i++)
-    data[i] = (float) g_rand_double_range (rand, -1.0, 1.0);
-  return data;
-}
-
-static GraftTensor *
-tensor_from (GraftBackend *backend,
-             guint         rank,
-             const gsize  *shape,
-             const float  *data)
-{
-  g_autoptr(GError) error = NULL;
-  GraftTensor *t = graft_tensor_new (backend, rank, shape, &error);
-
-  g_assert_no_error (error);
-  if (data != NULL)
-    g_assert_true (graft_tensor_upload (t, data, graft_tensor_get_n_elements (t), &error));
-  g_assert_no_error (error);
-  return t;
-}
-
 static void
 check_gemm (GraftBackend *cpu,
             GRand        *rand,
@@ -68,20 +42,20 @@ check_gemm (GraftBackend *cpu,
             float         beta)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree float *a = random_data (rand, (gsize) m * k);
-  g_autofree float *b = random_data (rand, (gsize) k * n);
-  g_autofree float *c0 = random_data (rand, (gsize) m * n);
-  g_autofree float *bias = random_data (rand, n);
+  g_autofree float *a = graft_test_random (rand, (gsize) m * k);
+  g_autofree float *b = graft_test_random (rand, (gsize) k * n);
+  g_autofree float *c0 = graft_test_random (rand, (gsize) m * n);
+  g_autofree float *bias = graft_test_random (rand, n);
   g_autofree float *got = g_new (float, (gsize) m * n);
   g_autofree double *want = g_new (double, (gsize) m * n);
   gsize sa[2] = { ta ? k : m, ta ? m : k };
   gsize sb[2] = { tb ? n : k, tb ? k : n };
   gsize sc[2] = { m, n };
   gsize sbias[1] = { n };
-  g_autoptr(GraftTensor) ta_t = tensor_from (cpu, 2, sa, a);
-  g_autoptr(GraftTensor) tb_t = tensor_from (cpu, 2, sb, b);
-  g_autoptr(GraftTensor) tc_t = tensor_from (cpu, 2, sc, c0);
-  g_autoptr(GraftTensor) tbias = tensor_from (cpu, 1, sbias, bias);
+  g_autoptr(GraftTensor) ta_t = graft_test_tensor (cpu, 2, sa, a);
+  g_autoptr(GraftTensor) tb_t = graft_test_tensor (cpu, 2, sb, b);
+  g_autoptr(GraftTensor) tc_t = graft_test_tensor (cpu, 2, sc, c0);
+  g_autoptr(GraftTensor) tbias = graft_test_tensor (cpu, 1, sbias, bias);
 
   for (guint i = 0; i < m; i++)
     for (guint j = 0; j < n; j++)
@@ -150,8 +124,8 @@ check_binary (GraftBackend *cpu,
   for (guint d = 0; d < rank_b; d++)
     nb *= shape_b[d];
 
-  a = random_data (rand, na);
-  b = random_data (rand, nb);
+  a = graft_test_random (rand, na);
+  b = graft_test_random (rand, nb);
   got = g_new (float, n);
   want = g_new (double, n);
 
@@ -179,9 +153,9 @@ check_binary (GraftBackend *cpu,
       want[i] = mul ? (double) a[ia] * b[ib] : (double) a[ia] + b[ib];
     }
 
-  ta = tensor_from (cpu, rank_a, shape_a, a);
-  tb = tensor_from (cpu, rank_b, shape_b, b);
-  out = tensor_from (cpu, rank, shape, NULL);
+  ta = graft_test_tensor (cpu, rank_a, shape_a, a);
+  tb = graft_test_tensor (cpu, rank_b, shape_b, b);
+  out = graft_test_tensor (cpu, rank, shape, NULL);
   if (mul)
     g_assert_true (graft_op_mul (ta, tb, out, &error));
   else
@@ -223,8 +197,8 @@ test_fill_scale_inplace (void)
   g_autoptr(GError) error = NULL;
   const gsize shape[] = { 3, 100000 };
   const gsize n = 300000;
-  g_autoptr(GraftTensor) t = tensor_from (cpu, 2, shape, NULL);
-  g_autoptr(GraftTensor) u = tensor_from (cpu, 2, shape, NULL);
+  g_autoptr(GraftTensor) t = graft_test_tensor (cpu, 2, shape, NULL);
+  g_autoptr(GraftTensor) u = graft_test_tensor (cpu, 2, shape, NULL);
   g_autofree float *got = g_new (float, n);
 
   g_assert_true (graft_op_fill (t, 1.25f, &error));

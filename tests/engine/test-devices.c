@@ -8,12 +8,7 @@
 #include <sys/wait.h>
 
 #include "graft.h"
-
-static gboolean
-require_vulkan (void)
-{
-  return g_strcmp0 (g_getenv ("GRAFT_TEST_REQUIRE_VULKAN"), "1") == 0;
-}
+#include "graft-test-util.h"
 
 static void
 test_list (void)
@@ -46,7 +41,7 @@ test_list (void)
   g_assert_cmpstr (last->id, ==, "cpu");
   g_assert_cmpuint (last->n_threads, >=, 1);
 
-  if (require_vulkan ())
+  if (graft_test_require_vulkan ())
     {
       g_assert_no_error (vulkan_error);
       g_assert_true (have_vulkan);
@@ -96,7 +91,7 @@ test_select (void)
       g_assert_true (graft_device_select (devices, d->id, &error) == d);
     }
 
-  if (require_vulkan ())
+  if (graft_test_require_vulkan ())
     {
       info = graft_device_select (devices, "LLVMPIPE", &error);
       g_assert_no_error (error);
@@ -162,7 +157,7 @@ test_cli_devices (void)
   g_assert_cmpint (run_cli (args, NULL, &out, &err), ==, 0);
   g_assert_nonnull (strstr (out, "cpu"));
   g_assert_nonnull (strstr (out, "threads:"));
-  if (require_vulkan ())
+  if (graft_test_require_vulkan ())
     {
       g_assert_nonnull (strstr (out, "llvmpipe"));
       g_assert_nonnull (strstr (out, "max storage buffer range:"));
@@ -196,7 +191,7 @@ test_cli_devices_json (void)
         saw_cpu = TRUE;
     }
   g_assert_true (saw_cpu);
-  g_assert_true (saw_lavapipe || !require_vulkan ());
+  g_assert_true (saw_lavapipe || !graft_test_require_vulkan ());
   g_assert_true (json_object_object_get_ex (root, "selected", &selected));
   g_assert_nonnull (json_object_get_string (selected));
   json_object_put (root);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Helpers shared by the engine's test programs: random operands, tensors made from host
+ * data and read back, and whether CI demands a Vulkan device. */
+
+#include "graft.h"
+
+/* Set in CI on machines that have lavapipe: a missing Vulkan device is then a failure
+ * instead of a skipped test. */
+static inline gboolean
+graft_test_require_vulkan (void)
+{
+  return g_strcmp0 (g_getenv ("GRAFT_TEST_REQUIRE_VULKAN"), "1") == 0;
+}
+
+static inline float *
+graft_test_random (GRand *rand,
+                   gsize  n)
+{
+  float *data = g_new (float, n);
+
+  for (gsize i = 0; i < n; i++)
+    data[i] = (float) g_rand_double_range (rand, -1.0, 1.0);
+  return data;
+}
+
+static inline GraftTensor *
+graft_test_tensor (GraftBackend *backend,
+                   guint         rank,
+                   const gsize  *shape,
+                   const float  *data)
+{
+  g_autoptr(GError) error = NULL;
+  GraftTensor *t = graft_tensor_new (backend, rank, shape, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (t);
+  if (data != NULL)
+    {
+      graft_tensor_upload (t, data, graft_tensor_get_n_elements (t), &error);
+      g_assert_no_error (error);
+    }
+  return t;
+}
+
+static inline float *
+graft_test_download (GraftTensor *t)
+{
+  g_autoptr(GError) error = NULL;
+  gsize n = graft_tensor_get_n_elements (t);
+  float *data = g_new (float, n);
+
+  graft_tensor_download (t, data, n, &error);
+  g_assert_no_error (error);
+  return data;
+}
