@@ -6,6 +6,7 @@
  * pool of worker threads when they are large enough to pay for it. */
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,9 +15,12 @@
 /* Below this many elements an elementwise op runs on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1u << 16)
 
+/* Tensor storage is aligned to a cache line, as BLAS kernels and vector loops prefer. */
+#define BUFFER_ALIGNMENT 64
+
 struct _GraftBuffer {
-  gsize size;
-  float data[];
+  gsize  size;
+  float *data;
 };
 
 typedef void (*RangeFunc) (gpointer ctx, guint32 start, guint32 end);
@@ -98,20 +102,22 @@ cpu_buffer_new (GraftBackend  *backend,
                 gsize          size,
                 GError       **error)
 {
-  GraftBuffer *buffer;
+  GraftBuffer *buffer = g_new (GraftBuffer, 1);
+  void *data = NULL;
 
   (void) backend;
 
-  buffer = g_try_malloc (sizeof (GraftBuffer) + size);
-  if (buffer == NULL)
+  if (posix_memalign (&data, BUFFER_ALIGNMENT, MAX (size, 1)) != 0)
     {
       g_autofree char *pretty = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
       g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
                    "Out of memory: could not allocate %s of system memory for a tensor",
                    pretty);
+      g_free (buffer);
       return NULL;
     }
   buffer->size = size;
+  buffer->data = data;
   return buffer;
 }
 
@@ -120,6 +126,7 @@ cpu_buffer_free (GraftBackend *backend,
                  GraftBuffer  *buffer)
 {
   (void) backend;
+  free (buffer->data);
   g_free (buffer);
 }
 
