@@ -8,3 +8,4 @@
 #include "tensor/graft-tensor.h"
 #include "tensor/graft-ops.h"
 #include "bench/graft-bench.h"
+#include "io/graft-safetensors.h"
