@@ -14,6 +14,7 @@
  *  - All sizes are in bytes for buffers and in elements (float32) for ops. */
 
 #include "graft-backend.h"
+#include "tensor/graft-ops.h"   /* GraftActivation */
 
 G_BEGIN_DECLS
 
@@ -69,6 +70,18 @@ typedef struct {
   gboolean     (*binary)       (GraftBackend *self, GraftBinaryOp op,
                                 const GraftBroadcast *plan, GraftBuffer *a,
                                 GraftBuffer *b, GraftBuffer *out, GError **error);
+  /* y[i] = act(x[i]) for i < n; y may be x. Semantics are those documented with
+   * GraftActivation in graft-ops.h (PyTorch's), within float32 rounding. */
+  gboolean     (*activation)   (GraftBackend *self, GraftActivation act,
+                                GraftBuffer *x, GraftBuffer *y, guint32 n,
+                                GError **error);
+  /* dx[i] = dy[i] * act'(x[i]) for i < n, x the forward input, with PyTorch's
+   * gradient at the kinks (see graft_op_activation_backward). dx may be dy or x.
+   * Where a piecewise-linear activation's gradient is 0 (relu, relu6, hardswish,
+   * hardsigmoid) dx is 0 even for an infinite or NaN dy, as in PyTorch. */
+  gboolean     (*activation_backward) (GraftBackend *self, GraftActivation act,
+                                       GraftBuffer *x, GraftBuffer *dy,
+                                       GraftBuffer *dx, guint32 n, GError **error);
   /* c never aliases a, b or bias */
   gboolean     (*gemm)         (GraftBackend *self, const GraftGemmParams *params,
                                 GraftBuffer *a, GraftBuffer *b, GraftBuffer *bias,

@@ -38,6 +38,23 @@ set_shape_error (GError      **error,
                op, graft_tensor_get_name (tensor), shape, expected);
 }
 
+/* @tensor must hold as many values as @like. */
+static gboolean
+same_count (const char   *op,
+            GraftTensor  *like,
+            GraftTensor  *tensor,
+            GError      **error)
+{
+  g_autofree char *expected = NULL;
+
+  if (tensor->n_elements == like->n_elements)
+    return TRUE;
+  expected = g_strdup_printf ("%" G_GSIZE_FORMAT " values like %s",
+                              like->n_elements, graft_tensor_get_name (like));
+  set_shape_error (error, op, tensor, expected);
+  return FALSE;
+}
+
 gboolean
 graft_op_fill (GraftTensor  *out,
                float         value,
@@ -60,13 +77,8 @@ graft_op_scale (GraftTensor  *a,
 
   if (!same_backend ("scale", a, out, error))
     return FALSE;
-  if (out->n_elements != a->n_elements)
-    {
-      g_autofree char *expected = g_strdup_printf ("%" G_GSIZE_FORMAT " values like %s",
-                                                   a->n_elements, graft_tensor_get_name (a));
-      set_shape_error (error, "scale", out, expected);
-      return FALSE;
-    }
+  if (!same_count ("scale", a, out, error))
+    return FALSE;
 
   return a->backend->ops->scale (a->backend, a->buffer, out->buffer, (guint32) a->n_elements, s, error);
 }
@@ -262,4 +274,63 @@ graft_op_gemm (GraftTensor  *a,
 
   return c->backend->ops->gemm (c->backend, &p, a->buffer, b->buffer,
                                 bias != NULL ? bias->buffer : NULL, c->buffer, error);
+}
+
+const char *
+graft_activation_to_string (GraftActivation act)
+{
+  switch (act)
+    {
+    case GRAFT_ACTIVATION_RELU:        return "relu";
+    case GRAFT_ACTIVATION_RELU6:       return "relu6";
+    case GRAFT_ACTIVATION_SILU:        return "silu";
+    case GRAFT_ACTIVATION_HARDSWISH:   return "hardswish";
+    case GRAFT_ACTIVATION_HARDSIGMOID: return "hardsigmoid";
+    case GRAFT_ACTIVATION_SIGMOID:     return "sigmoid";
+    case GRAFT_ACTIVATION_GELU:        return "gelu";
+    default:                           break;
+    }
+  g_return_val_if_reached (NULL);
+}
+
+gboolean
+graft_op_activation (GraftActivation   act,
+                     GraftTensor      *x,
+                     GraftTensor      *y,
+                     GError          **error)
+{
+  const char *name;
+
+  g_return_val_if_fail ((guint) act < GRAFT_N_ACTIVATIONS, FALSE);
+  g_return_val_if_fail (x != NULL && y != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  name = graft_activation_to_string (act);
+  if (!same_backend (name, x, y, error) || !same_count (name, x, y, error))
+    return FALSE;
+
+  return x->backend->ops->activation (x->backend, act, x->buffer, y->buffer,
+                                      (guint32) x->n_elements, error);
+}
+
+gboolean
+graft_op_activation_backward (GraftActivation   act,
+                              GraftTensor      *x,
+                              GraftTensor      *dy,
+                              GraftTensor      *dx,
+                              GError          **error)
+{
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail ((guint) act < GRAFT_N_ACTIVATIONS, FALSE);
+  g_return_val_if_fail (x != NULL && dy != NULL && dx != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  name = g_strconcat (graft_activation_to_string (act), " backward", NULL);
+  if (!same_backend (name, x, dy, error) || !same_backend (name, x, dx, error) ||
+      !same_count (name, x, dy, error) || !same_count (name, x, dx, error))
+    return FALSE;
+
+  return x->backend->ops->activation_backward (x->backend, act, x->buffer, dy->buffer,
+                                               dx->buffer, (guint32) x->n_elements, error);
 }

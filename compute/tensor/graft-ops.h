@@ -47,4 +47,44 @@ gboolean graft_op_gemm  (GraftTensor  *a,
                          GraftTensor  *c,
                          GError      **error);
 
+/* Activation functions, with PyTorch's definitions (torch.nn.functional):
+ *   relu         max(x, 0)
+ *   relu6        min(max(x, 0), 6)
+ *   silu         x * sigmoid(x)                 (also called swish)
+ *   hardswish    x * relu6(x + 3) / 6
+ *   hardsigmoid  relu6(x + 3) / 6
+ *   sigmoid      1 / (1 + exp(-x))
+ *   gelu         x * Φ(x), Φ the standard normal CDF (the exact erf form, PyTorch's
+ *                approximate='none', not the tanh approximation) */
+typedef enum {
+  GRAFT_ACTIVATION_RELU,
+  GRAFT_ACTIVATION_RELU6,
+  GRAFT_ACTIVATION_SILU,
+  GRAFT_ACTIVATION_HARDSWISH,
+  GRAFT_ACTIVATION_HARDSIGMOID,
+  GRAFT_ACTIVATION_SIGMOID,
+  GRAFT_ACTIVATION_GELU,
+} GraftActivation;
+
+#define GRAFT_N_ACTIVATIONS (GRAFT_ACTIVATION_GELU + 1)
+
+/* "relu", "relu6", "silu", "hardswish", "hardsigmoid", "sigmoid", "gelu" */
+const char *graft_activation_to_string  (GraftActivation  act);
+
+/* y = act(x) elementwise; y has x's element count and may be x. */
+gboolean    graft_op_activation          (GraftActivation  act,
+                                          GraftTensor     *x,
+                                          GraftTensor     *y,
+                                          GError         **error);
+
+/* dx = dy * act'(x) elementwise, from the forward op's INPUT x. dy and dx have x's
+ * element count; dx may be dy (or x). Where the function has a kink the gradient is
+ * PyTorch's: relu' (0) = 0; relu6' is 1 only for 0 < x < 6; hardsigmoid' is 1/6 only
+ * for -3 < x < 3; hardswish' is 0 for x < -3, x / 3 + 0.5 for -3 <= x <= 3, 1 above. */
+gboolean    graft_op_activation_backward (GraftActivation  act,
+                                          GraftTensor     *x,
+                                          GraftTensor     *dy,
+                                          GraftTensor     *dx,
+                                          GError         **error);
+
 G_END_DECLS

@@ -3,14 +3,15 @@
 
 /* The CPU backend: the reference every Vulkan kernel is tested against and the fallback
  * when no GPU exists. GEMM goes to OpenBLAS; elementwise ops are split across a small
- * pool of worker threads when they are large enough to pay for it. */
+ * pool of worker threads when they are large enough to pay for it. Activations live in
+ * graft-cpu-activation.c. */
 
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/graft-backend-private.h"
+#include "graft-cpu-private.h"
 
 /* Below this many elements an elementwise op runs on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1u << 16)
@@ -18,28 +19,21 @@
 /* Tensor storage is aligned to a cache line, as BLAS kernels and vector loops prefer. */
 #define BUFFER_ALIGNMENT 64
 
-struct _GraftBuffer {
-  gsize  size;
-  float *data;
-};
-
-typedef void (*RangeFunc) (gpointer ctx, guint32 start, guint32 end);
-
 typedef struct {
-  RangeFunc func;
+  GraftCpuRangeFunc func;
   gpointer  ctx;
   guint32   start;
   guint32   end;
 } Chunk;
 
-typedef struct {
+struct _GraftCpuBackend {
   GraftBackend  parent;
   GThreadPool  *pool;
   guint         n_threads;
   GMutex        mutex;
   GCond         cond;
   guint         pending;
-} GraftCpuBackend;
+};
 
 static void
 run_chunk (gpointer data,
@@ -56,12 +50,11 @@ run_chunk (gpointer data,
   g_mutex_unlock (&self->mutex);
 }
 
-/* Calls @func on disjoint ranges covering [0, n), on the pool and the calling thread. */
-static void
-parallel_for (GraftCpuBackend *self,
-              guint32          n,
-              RangeFunc        func,
-              gpointer         ctx)
+void
+_graft_cpu_parallel_for (GraftCpuBackend   *self,
+                         guint32            n,
+                         GraftCpuRangeFunc  func,
+                         gpointer           ctx)
 {
   guint parts = self->n_threads;
   Chunk chunks[64];
@@ -198,7 +191,7 @@ cpu_fill (GraftBackend  *backend,
   UnaryCtx ctx = { out->data, NULL, value };
 
   (void) error;
-  parallel_for ((GraftCpuBackend *) backend, n, fill_range, &ctx);
+  _graft_cpu_parallel_for ((GraftCpuBackend *) backend, n, fill_range, &ctx);
   return TRUE;
 }
 
@@ -213,7 +206,7 @@ cpu_scale (GraftBackend  *backend,
   UnaryCtx ctx = { out->data, a->data, s };
 
   (void) error;
-  parallel_for ((GraftCpuBackend *) backend, n, scale_range, &ctx);
+  _graft_cpu_parallel_for ((GraftCpuBackend *) backend, n, scale_range, &ctx);
   return TRUE;
 }
 
@@ -289,7 +282,7 @@ cpu_binary (GraftBackend          *backend,
   BinaryCtx ctx = { op, plan, a->data, b->data, out->data };
 
   (void) error;
-  parallel_for ((GraftCpuBackend *) backend, plan->n, binary_range, &ctx);
+  _graft_cpu_parallel_for ((GraftCpuBackend *) backend, plan->n, binary_range, &ctx);
   return TRUE;
 }
 
@@ -366,6 +359,8 @@ static const GraftBackendOps cpu_ops = {
   .fill         = cpu_fill,
   .scale        = cpu_scale,
   .binary       = cpu_binary,
+  .activation   = _graft_cpu_activation,
+  .activation_backward = _graft_cpu_activation_backward,
   .gemm         = cpu_gemm,
   .synchronize  = cpu_synchronize,
 };
