@@ -18,6 +18,8 @@ static const GraftBackendOps vk_ops = {
   .fill         = _graft_vk_fill,
   .scale        = _graft_vk_scale,
   .binary       = _graft_vk_binary,
+  .activation   = _graft_vk_activation,
+  .activation_backward = _graft_vk_activation_backward,
   .gemm         = _graft_vk_gemm,
   .synchronize  = _graft_vk_synchronize,
 };
@@ -235,8 +237,7 @@ _graft_vk_backend_open (const GraftDeviceInfo  *info,
   self->vk->GetPhysicalDeviceMemoryProperties (self->physical, &self->mem_props);
   self->gemm_kernel = gemm_kernel_from_env ();
   self->tiled_config = -1;
-  self->wg_1d = MIN (GRAFT_VK_WORKGROUP_1D, self->props.limits.maxComputeWorkGroupInvocations);
-  self->wg_1d = MIN (self->wg_1d, self->props.limits.maxComputeWorkGroupSize[0]);
+  _graft_vk_backend_set_workgroup_1d (&self->parent, 0);
 
   if (!create_device (self, error) ||
       !_graft_vk_commands_init (self, error) ||
@@ -309,6 +310,20 @@ _graft_vk_backend_set_tiled_config (GraftBackend *backend,
   g_return_if_fail (index >= -1 && index < GRAFT_VK_N_TILED_CONFIGS);
 
   GRAFT_VK_BACKEND (backend)->tiled_config = index;
+}
+
+void
+_graft_vk_backend_set_workgroup_1d (GraftBackend *backend,
+                                    guint32       size)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  guint32 most;
+
+  g_return_if_fail (backend != NULL && backend->info->backend == GRAFT_BACKEND_KIND_VULKAN);
+
+  most = MIN (self->props.limits.maxComputeWorkGroupInvocations,
+              self->props.limits.maxComputeWorkGroupSize[0]);
+  self->wg_1d = MIN (size != 0 ? size : GRAFT_VK_WORKGROUP_1D, most);
 }
 
 gboolean

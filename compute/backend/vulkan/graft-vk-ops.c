@@ -47,13 +47,12 @@ division_magic (guint32  d,
   *shift = l - 1;
 }
 
-/* One invocation per @per_invocation elements of @n. */
-static gboolean
-dispatch_1d (GraftVkBackend   *self,
-             GraftVkDispatch  *d,
-             guint32           n,
-             guint32           per_invocation,
-             GError          **error)
+gboolean
+_graft_vk_dispatch_1d (GraftVkBackend   *self,
+                       GraftVkDispatch  *d,
+                       guint32           n,
+                       guint32           per_invocation,
+                       GError          **error)
 {
   guint64 invocations = ((guint64) n + per_invocation - 1) / per_invocation;
 
@@ -83,7 +82,7 @@ _graft_vk_fill (GraftBackend  *backend,
     .push_size = sizeof push,
   };
 
-  return dispatch_1d (self, &d, n, 4, error);
+  return _graft_vk_dispatch_1d (self, &d, n, 4, error);
 }
 
 gboolean
@@ -106,7 +105,7 @@ _graft_vk_scale (GraftBackend  *backend,
     .push_size = sizeof push,
   };
 
-  return dispatch_1d (self, &d, n, 4, error);
+  return _graft_vk_dispatch_1d (self, &d, n, 4, error);
 }
 
 /* Drops dimensions of size 1 and merges neighbours that are contiguous in all three
@@ -216,5 +215,5 @@ _graft_vk_binary (GraftBackend          *backend,
     }
 
   /* All but the plain strided mode do four elements per invocation. */
-  return dispatch_1d (self, &d, plan->n, d.spec[2] == BINARY_STRIDED ? 1 : 4, error);
+  return _graft_vk_dispatch_1d (self, &d, plan->n, d.spec[2] == BINARY_STRIDED ? 1 : 4, error);
 }

@@ -10,7 +10,8 @@
  *   graft-vk-buffer.c     VkBuffers on sub-allocated memory, staging, deferred frees
  *   graft-vk-commands.c   command recording, submission, timeline waits, descriptors
  *   graft-vk-pipeline.c   pipeline cache on disk, lazily created compute pipelines
- *   graft-vk-ops.c        fill, scale, binary
+ *   graft-vk-ops.c        fill, scale, binary, the 1-D dispatch they share
+ *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *
  * Environment, for tests and for finding out why something is slow:
@@ -244,6 +245,11 @@ GraftVkGemmKernel _graft_vk_backend_get_gemm_kernel (GraftBackend      *backend)
  * can run it; -1 picks the largest that fits. Smaller shapes serve small GPUs. */
 void              _graft_vk_backend_set_tiled_config (GraftBackend     *backend,
                                                       gint              index);
+/* Workgroup size of the 1-D kernels (0: GRAFT_VK_WORKGROUP_1D, as at open), capped by
+ * the device. A small one lets a test reach the 2-D grid used past
+ * maxComputeWorkGroupCount[0] workgroups with tensors the device can bind. */
+void              _graft_vk_backend_set_workgroup_1d (GraftBackend     *backend,
+                                                      guint32           size);
 /* Whether tensors are mapped (TRUE) or copied through a staging buffer (FALSE).
  * GRAFT_VK_STAGING=1 forces staging copies on devices whose memory is mappable. */
 gboolean          _graft_vk_backend_is_host_visible (GraftBackend      *backend);
@@ -333,6 +339,14 @@ gboolean _graft_vk_grid_1d  (GraftVkBackend  *self,
                              guint64          n_groups,
                              guint32          groups[3],
                              GError         **error);
+/* Records a 1-D kernel over @n elements, @per_invocation of them per invocation: sets
+ * specialization constant 0 to the workgroup size and the grid from it (2-D past
+ * maxComputeWorkGroupCount[0]; shaders index with graft_global_index()). */
+gboolean _graft_vk_dispatch_1d (GraftVkBackend   *self,
+                                GraftVkDispatch  *dispatch,
+                                guint32           n,
+                                guint32           per_invocation,
+                                GError          **error);
 
 /* ---- pipelines (graft-vk-pipeline.c) ------------------------------------------- */
 
@@ -349,7 +363,7 @@ const GraftVkPipeline *_graft_vk_pipeline_get   (GraftVkBackend  *self,
 /* g_get_user_cache_dir()/graft/pipeline-cache/<vendor>-<device>-<uuid>.bin */
 char                  *_graft_vk_pipeline_cache_path (const GraftDeviceInfo *info);
 
-/* ---- ops (graft-vk-ops.c, graft-vk-gemm.c) ------------------------------------- */
+/* ---- ops (graft-vk-ops.c, graft-vk-activation.c, graft-vk-gemm.c) ---------------- */
 
 gboolean _graft_vk_fill   (GraftBackend           *backend,
                            GraftBuffer            *out,
@@ -369,6 +383,19 @@ gboolean _graft_vk_binary (GraftBackend           *backend,
                            GraftBuffer            *b,
                            GraftBuffer            *out,
                            GError                **error);
+gboolean _graft_vk_activation (GraftBackend        *backend,
+                               GraftActivation      act,
+                               GraftBuffer         *x,
+                               GraftBuffer         *y,
+                               guint32              n,
+                               GError             **error);
+gboolean _graft_vk_activation_backward (GraftBackend  *backend,
+                                        GraftActivation act,
+                                        GraftBuffer   *x,
+                                        GraftBuffer   *dy,
+                                        GraftBuffer   *dx,
+                                        guint32        n,
+                                        GError       **error);
 gboolean _graft_vk_gemm   (GraftBackend           *backend,
                            const GraftGemmParams  *params,
                            GraftBuffer            *a,
