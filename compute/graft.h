@@ -7,5 +7,6 @@
 #include "backend/graft-backend.h"
 #include "tensor/graft-tensor.h"
 #include "tensor/graft-ops.h"
+#include "tensor/graft-ops-pool.h"
 #include "bench/graft-bench.h"
 #include "io/graft-safetensors.h"

@@ -50,6 +50,37 @@ typedef struct {
   float    beta;
 } GraftGemmParams;
 
+/* 2-D pooling over the last two dimensions of NCHW tensors, seen as planes = N * C
+ * planes of in_h x in_w values (out_h x out_w on the output side). Windows as in
+ * PyTorch: output row oh covers input rows oh * stride_h - pad_h + k * dilation_h,
+ * k < kernel_h (likewise for columns); positions outside the input are padding.
+ *  - MAX: padding counts as -inf; the first maximum in scan order (row-major within the
+ *    window) wins, and a NaN beats everything. The argmax is stored as a float holding
+ *    h * in_w + w, its index within the input plane (exact: planes have at most 2^24
+ *    values).
+ *  - AVG: dilation is 1; the window is clipped to the padded input, the sum runs over its
+ *    part inside the input and is divided by the clipped window's size (padding counted,
+ *    count_include_pad) or by the number of input values in it.
+ *  - ADAPTIVE_AVG: kernel, stride, padding unused; output row i averages input rows
+ *    floor(i * in_h / out_h) to ceil((i + 1) * in_h / out_h) - 1, likewise for columns. */
+typedef enum {
+  GRAFT_POOL_MAX,
+  GRAFT_POOL_AVG,
+  GRAFT_POOL_ADAPTIVE_AVG,
+} GraftPoolKind;
+
+typedef struct {
+  GraftPoolKind kind;
+  guint32  planes;
+  guint32  in_h, in_w;
+  guint32  out_h, out_w;
+  guint32  kernel_h, kernel_w;
+  guint32  stride_h, stride_w;
+  guint32  pad_h, pad_w;
+  guint32  dilation_h, dilation_w;
+  gboolean count_include_pad;
+} GraftPoolPlan;
+
 typedef struct {
   /* Releases every resource and frees @self; self->info is freed by the caller. */
   void         (*destroy)      (GraftBackend *self);
@@ -86,6 +117,20 @@ typedef struct {
   gboolean     (*gemm)         (GraftBackend *self, const GraftGemmParams *params,
                                 GraftBuffer *a, GraftBuffer *b, GraftBuffer *bias,
                                 GraftBuffer *c, GError **error);
+
+  /* Pooling forward: out gets planes x out_h x out_w values. For GRAFT_POOL_MAX,
+   * indices (same size as out, or NULL when not wanted) gets the argmax positions. */
+  gboolean     (*pool2d)       (GraftBackend *self, const GraftPoolPlan *plan,
+                                GraftBuffer *x, GraftBuffer *out, GraftBuffer *indices,
+                                GError **error);
+  /* Pooling backward: every value of grad_in (planes x in_h x in_w) is written, as the
+   * sum over the windows that cover it of their share of grad_out: for MAX, grad_out of
+   * the outputs whose indices name it; for AVG and ADAPTIVE_AVG, grad_out divided by the
+   * forward divisor. Sums run in output order (oh, then ow, ascending) so that backends
+   * agree closely. indices is NULL unless kind is MAX. No buffer aliases another. */
+  gboolean     (*pool2d_backward) (GraftBackend *self, const GraftPoolPlan *plan,
+                                   GraftBuffer *grad_out, GraftBuffer *indices,
+                                   GraftBuffer *grad_in, GError **error);
 
   gboolean     (*synchronize)  (GraftBackend *self, GError **error);
 } GraftBackendOps;
