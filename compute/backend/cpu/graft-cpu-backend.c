@@ -362,6 +362,8 @@ static const GraftBackendOps cpu_ops = {
   .activation   = _graft_cpu_activation,
   .activation_backward = _graft_cpu_activation_backward,
   .gemm         = cpu_gemm,
+  .pool2d       = _graft_cpu_pool2d,
+  .pool2d_backward = _graft_cpu_pool2d_backward,
   .synchronize  = cpu_synchronize,
 };
 

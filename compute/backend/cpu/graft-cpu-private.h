@@ -4,7 +4,8 @@
 /* Internal API shared by the files of the CPU backend.
  *
  *   graft-cpu-backend.c     buffers, the worker threads, fill, scale, binary, GEMM
- *   graft-cpu-activation.c  activation functions, forward and backward */
+ *   graft-cpu-activation.c  activation functions, forward and backward
+ *   graft-cpu-pool.c        max, average and adaptive average pooling */
 
 #include "backend/graft-backend-private.h"
 
@@ -42,5 +43,19 @@ gboolean _graft_cpu_activation_backward  (GraftBackend       *backend,
                                           GraftBuffer        *dx,
                                           guint32             n,
                                           GError            **error);
+
+/* graft-cpu-pool.c */
+gboolean _graft_cpu_pool2d               (GraftBackend         *backend,
+                                          const GraftPoolPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *out,
+                                          GraftBuffer          *indices,
+                                          GError              **error);
+gboolean _graft_cpu_pool2d_backward      (GraftBackend         *backend,
+                                          const GraftPoolPlan  *plan,
+                                          GraftBuffer          *grad_out,
+                                          GraftBuffer          *indices,
+                                          GraftBuffer          *grad_in,
+                                          GError              **error);
 
 G_END_DECLS
