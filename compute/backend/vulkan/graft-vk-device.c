@@ -21,6 +21,8 @@ static const GraftBackendOps vk_ops = {
   .activation   = _graft_vk_activation,
   .activation_backward = _graft_vk_activation_backward,
   .gemm         = _graft_vk_gemm,
+  .pool2d       = _graft_vk_pool2d,
+  .pool2d_backward = _graft_vk_pool2d_backward,
   .synchronize  = _graft_vk_synchronize,
 };
 

@@ -13,6 +13,7 @@
  *   graft-vk-ops.c        fill, scale, binary, the 1-D dispatch they share
  *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
+ *   graft-vk-pool.c       max, average and adaptive average pooling
  *
  * Environment, for tests and for finding out why something is slow:
  *   GRAFT_VULKAN_LIBRARY=path  another Vulkan loader than libvulkan.so.1
@@ -403,5 +404,20 @@ gboolean _graft_vk_gemm   (GraftBackend           *backend,
                            GraftBuffer            *bias,
                            GraftBuffer            *c,
                            GError                **error);
+
+/* ---- pooling (graft-vk-pool.c) ------------------------------------------------- */
+
+gboolean _graft_vk_pool2d          (GraftBackend         *backend,
+                                    const GraftPoolPlan  *plan,
+                                    GraftBuffer          *x,
+                                    GraftBuffer          *out,
+                                    GraftBuffer          *indices,
+                                    GError              **error);
+gboolean _graft_vk_pool2d_backward (GraftBackend         *backend,
+                                    const GraftPoolPlan  *plan,
+                                    GraftBuffer          *grad_out,
+                                    GraftBuffer          *indices,
+                                    GraftBuffer          *grad_in,
+                                    GError              **error);
 
 G_END_DECLS
