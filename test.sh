@@ -32,9 +32,11 @@ fi
 rm -f "$build/meson-logs/testlog.json"
 ninja -C "$build"
 
-# lavapipe runs compute shaders on the CPU cores; the tests demand it and a display.
+# lavapipe runs compute shaders on the CPU cores; the tests demand it, a display and PyTorch.
 export LP_NUM_THREADS="${LP_NUM_THREADS:-$(nproc)}"
 export GRAFT_TEST_REQUIRE_VULKAN=1
+# The reference suite holds Graft against PyTorch (Debian's python3-torch).
+export GRAFT_TEST_REQUIRE_TORCH=1
 export GRAFT_TEST_REQUIRE_DISPLAY="$gui"
 exec xvfb-run -a -s "-screen 0 1600x1000x24" \
   meson test -C "$build" --print-errorlogs --num-processes 1 "${meson_test_args[@]}"

@@ -13,6 +13,7 @@ GRAFT_PACKAGES_GUI=(
 )
 GRAFT_PACKAGES_TEST=(
   xvfb xauth
+  python3-torch python3-torchvision
 )
 
 graft_missing_packages () {

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Writes PyTorch's answers for Graft's ops into one safetensors file: for each case the
+inputs, the outputs, an output gradient and the input gradients autograd computes.
+test-reference-ops loads the inputs, runs Graft's op on each backend and compares.
+
+usage: gen_ops.py OUTPUT.safetensors"""
+
+import sys
+
+import torch
+import torch.nn.functional as F
+
+import safetensors_io
+
+torch.manual_seed(20261126)
+torch.set_num_threads(1)
+
+ACTIVATIONS = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "silu": F.silu,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,  # exact erf form, PyTorch's default
+}
+
+
+def activation_cases(out):
+    # Wide random values plus every kink and boundary each function has.
+    special = torch.tensor([0.0, 6.0, -3.0, 3.0, 1e-3, -1e-3, 5.999, 6.001, -2.999, 2.999,
+                            -20.0, 20.0, -90.0, 90.0])
+    x = torch.cat([torch.randn(4093) * 4.0, special])
+    dy = torch.randn_like(x)
+    for name, fn in ACTIVATIONS.items():
+        xi = x.clone().requires_grad_(True)
+        y = fn(xi)
+        (dx,) = torch.autograd.grad(y, xi, dy)
+        out[f"activation.{name}.x"] = x
+        out[f"activation.{name}.y"] = y.detach()
+        out[f"activation.{name}.dy"] = dy
+        out[f"activation.{name}.dx"] = dx
+
+
+def linear_cases(out):
+    # Odd sizes, so no kernel tile divides them.
+    x = torch.randn(37, 53, requires_grad=True)
+    w = torch.randn(29, 53, requires_grad=True)
+    b = torch.randn(29, requires_grad=True)
+    y = F.linear(x, w, b)
+    dy = torch.randn_like(y)
+    dx, dw, db = torch.autograd.grad(y, (x, w, b), dy)
+    for name, value in (("x", x), ("weight", w), ("bias", b), ("y", y), ("dy", dy),
+                        ("dx", dx), ("dweight", dw), ("dbias", db)):
+        out[f"linear.{name}"] = value.detach()
+
+
+# name -> (function of x, input shape); test-reference-ops.c holds the same parameters.
+POOL_CASES = {
+    "max_k3s2p1": (lambda x: F.max_pool2d(x, 3, 2, 1), (2, 3, 11, 13)),
+    "max_k3s2_ceil": (lambda x: F.max_pool2d(x, 3, 2, 0, ceil_mode=True), (2, 3, 10, 10)),
+    "max_k2s1_dil2": (lambda x: F.max_pool2d(x, 2, 1, 1, dilation=2), (1, 2, 7, 9)),
+    "avg_k3s2p1": (lambda x: F.avg_pool2d(x, 3, 2, 1), (2, 3, 11, 13)),
+    "avg_k3s2p1_nopad": (lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (2, 3, 11, 13)),
+    "avg_k3s2_ceil": (lambda x: F.avg_pool2d(x, 3, 2, 0, ceil_mode=True), (2, 3, 10, 10)),
+    "adaptive_1x1": (lambda x: F.adaptive_avg_pool2d(x, 1), (2, 5, 7, 7)),
+    "adaptive_3x5": (lambda x: F.adaptive_avg_pool2d(x, (3, 5)), (2, 3, 11, 13)),
+}
+
+
+def pool_cases(out):
+    for name, (fn, shape) in POOL_CASES.items():
+        x = torch.randn(*shape, requires_grad=True)
+        y = fn(x)
+        dy = torch.randn_like(y)
+        (dx,) = torch.autograd.grad(y, x, dy)
+        out[f"pool.{name}.x"] = x.detach()
+        out[f"pool.{name}.y"] = y.detach()
+        out[f"pool.{name}.dy"] = dy
+        out[f"pool.{name}.dx"] = dx
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = {}
+    activation_cases(out)
+    linear_cases(out)
+    pool_cases(out)
+    safetensors_io.save(out, sys.argv[1], metadata={"torch": torch.__version__})
+
+
+if __name__ == "__main__":
+    main()
