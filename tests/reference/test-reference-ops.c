@@ -184,6 +184,86 @@ test_activations (void)
       }
 }
 
+/* Pooling: max is exact (a selection, gradients are copies or sums of at most a few);
+ * averages divide sums of at most 25 values, a few float32 roundings per element. */
+#define POOL_TOLERANCE 1e-6
+
+typedef enum { POOL_MAX, POOL_AVG, POOL_ADAPTIVE } PoolKind;
+
+/* The same cases as POOL_CASES in gen_ops.py. */
+static const struct {
+  const char *name;
+  PoolKind    kind;
+  guint       kernel, stride, pad, dilation;
+  gboolean    ceil_mode, count_include_pad;
+} pools[] = {
+  { "max_k3s2p1", POOL_MAX, 3, 2, 1, 1, FALSE, TRUE },
+  { "max_k3s2_ceil", POOL_MAX, 3, 2, 0, 1, TRUE, TRUE },
+  { "max_k2s1_dil2", POOL_MAX, 2, 1, 1, 2, FALSE, TRUE },
+  { "avg_k3s2p1", POOL_AVG, 3, 2, 1, 1, FALSE, TRUE },
+  { "avg_k3s2p1_nopad", POOL_AVG, 3, 2, 1, 1, FALSE, FALSE },
+  { "avg_k3s2_ceil", POOL_AVG, 3, 2, 0, 1, TRUE, TRUE },
+  { "adaptive_1x1", POOL_ADAPTIVE, 0, 0, 0, 0, FALSE, FALSE },
+  { "adaptive_3x5", POOL_ADAPTIVE, 0, 0, 0, 0, FALSE, FALSE },
+};
+
+static void
+test_pooling (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    for (guint c = 0; c < G_N_ELEMENTS (pools); c++)
+      {
+        GraftBackend *backend = g_ptr_array_index (backends, b);
+        const char *name = graft_backend_get_info (backend)->name;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *kx = g_strdup_printf ("pool.%s.x", pools[c].name);
+        g_autofree char *ky = g_strdup_printf ("pool.%s.y", pools[c].name);
+        g_autofree char *kdy = g_strdup_printf ("pool.%s.dy", pools[c].name);
+        g_autofree char *kdx = g_strdup_printf ("pool.%s.dx", pools[c].name);
+        g_autoptr(GraftTensor) x = load (ref, backend, kx);
+        g_autoptr(GraftTensor) dy = load (ref, backend, kdy);
+        g_autoptr(GraftTensor) y = graft_tensor_new (backend, 4, graft_tensor_get_shape (dy), &error);
+        g_autoptr(GraftTensor) indices = graft_tensor_new (backend, 4, graft_tensor_get_shape (dy), &error);
+        g_autoptr(GraftTensor) dx = graft_tensor_new (backend, 4, graft_tensor_get_shape (x), &error);
+        GraftPool2dParams params;
+
+        g_assert_no_error (error);
+        graft_pool2d_params_init (&params, pools[c].kernel, pools[c].kernel);
+        params.stride_h = params.stride_w = pools[c].stride;
+        params.pad_h = params.pad_w = pools[c].pad;
+        params.dilation_h = params.dilation_w = pools[c].dilation;
+        params.ceil_mode = pools[c].ceil_mode;
+        params.count_include_pad = pools[c].count_include_pad;
+
+        switch (pools[c].kind)
+          {
+          case POOL_MAX:
+            g_assert_true (graft_op_max_pool2d (x, &params, y, indices, &error));
+            g_assert_true (graft_op_max_pool2d_backward (dy, indices, &params, dx, &error));
+            break;
+          case POOL_AVG:
+            g_assert_true (graft_op_avg_pool2d (x, &params, y, &error));
+            g_assert_true (graft_op_avg_pool2d_backward (dy, &params, dx, &error));
+            break;
+          case POOL_ADAPTIVE:
+          default:
+            g_assert_true (graft_op_adaptive_avg_pool2d (x, y, &error));
+            g_assert_true (graft_op_adaptive_avg_pool2d_backward (dy, dx, &error));
+            break;
+          }
+        g_assert_no_error (error);
+        expect_close (ref, y, ky, POOL_TOLERANCE, name);
+        expect_close (ref, dx, kdx, POOL_TOLERANCE, name);
+      }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -192,6 +272,7 @@ main (int    argc,
 
   g_test_add_func ("/reference/linear", test_linear);
   g_test_add_func ("/reference/activations", test_activations);
+  g_test_add_func ("/reference/pooling", test_pooling);
 
   return g_test_run ();
 }
