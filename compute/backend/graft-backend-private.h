@@ -81,6 +81,42 @@ typedef struct {
   gboolean count_include_pad;
 } GraftPoolPlan;
 
+/* Softmax cross-entropy over n rows of c logits, as torch.nn.functional.cross_entropy
+ * with class indices, optional class weights w (all 1 when has_weight is FALSE),
+ * label smoothing eps and reduction 'mean'. For a row with target y (an integer stored
+ * as a float; a target outside [0, c) makes the row contribute nothing: loss 0, weight
+ * 0, gradient 0), lse the max-subtracted log-sum-exp and W = sum_c w[c]:
+ *   losses[i] = (1 - eps) * w[y] * (lse - x[y]) + eps / c * sum_c w[c] * (lse - x[c])
+ *   loss[0]   = sum_i losses[i] / sum_i w[y_i]
+ *   dlogits[i, j] = ((1 - eps) * w[y] * (p[j] - [j == y])
+ *                    + eps / c * (W * p[j] - w[j])) / sum_i w[y_i]. */
+typedef struct {
+  guint32  n, c;
+  float    label_smoothing;
+  gboolean has_weight;
+} GraftCrossEntropyPlan;
+
+/* One optimizer step over n parameters, torch.optim semantics (see graft-ops-optim.h).
+ * SGD: step is 1 on the first step, when the momentum buffer is set to the gradient.
+ * AdamW: step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt (1 - beta2^t), computed by
+ * the front end in double. */
+typedef enum {
+  GRAFT_OPTIM_SGD,
+  GRAFT_OPTIM_ADAMW,
+} GraftOptimKind;
+
+typedef struct {
+  GraftOptimKind kind;
+  guint32  n;
+  guint32  step;
+  float    lr;
+  float    weight_decay;
+  float    momentum, dampening;   /* SGD */
+  gboolean nesterov;              /* SGD */
+  float    beta1, beta2, eps;     /* AdamW */
+  float    step_size, bias2_sqrt; /* AdamW */
+} GraftOptimPlan;
+
 typedef struct {
   /* Releases every resource and frees @self; self->info is freed by the caller. */
   void         (*destroy)      (GraftBackend *self);
@@ -131,6 +167,31 @@ typedef struct {
   gboolean     (*pool2d_backward) (GraftBackend *self, const GraftPoolPlan *plan,
                                    GraftBuffer *grad_out, GraftBuffer *indices,
                                    GraftBuffer *grad_in, GError **error);
+
+  /* Cross-entropy (see GraftCrossEntropyPlan): loss [1], losses [n] and, unless NULL,
+   * dlogits [n, c] are written. weight is NULL unless plan->has_weight. No output
+   * aliases an input. */
+  gboolean     (*cross_entropy) (GraftBackend *self, const GraftCrossEntropyPlan *plan,
+                                 GraftBuffer *logits, GraftBuffer *target,
+                                 GraftBuffer *weight, GraftBuffer *loss,
+                                 GraftBuffer *losses, GraftBuffer *dlogits,
+                                 GError **error);
+  /* Updates param and the state buffers in place from grad. SGD: state0 is the
+   * momentum buffer (NULL when momentum is 0), state1 NULL. AdamW: state0 and state1
+   * are exp_avg and exp_avg_sq. */
+  gboolean     (*optim_step)   (GraftBackend *self, const GraftOptimPlan *plan,
+                                GraftBuffer *param, GraftBuffer *grad,
+                                GraftBuffer *state0, GraftBuffer *state1,
+                                GError **error);
+  /* partial[slot] = sum_{i<n} x[i]^2, in an order fixed for the backend. */
+  gboolean     (*sum_squares)  (GraftBackend *self, GraftBuffer *x, guint32 n,
+                                GraftBuffer *partial, guint32 slot, GError **error);
+  /* out[0] = sqrt (sum_{i<n} partial[i]); out is not partial. */
+  gboolean     (*sqrt_sum)     (GraftBackend *self, GraftBuffer *partial, guint32 n,
+                                GraftBuffer *out, GError **error);
+  /* x[i] *= min (1, max_norm / (norm[0] + 1e-6)) for i < n, norm read on the device. */
+  gboolean     (*clip_scale)   (GraftBackend *self, GraftBuffer *norm, float max_norm,
+                                GraftBuffer *x, guint32 n, GError **error);
 
   gboolean     (*synchronize)  (GraftBackend *self, GError **error);
 } GraftBackendOps;

@@ -364,6 +364,11 @@ static const GraftBackendOps cpu_ops = {
   .gemm         = cpu_gemm,
   .pool2d       = _graft_cpu_pool2d,
   .pool2d_backward = _graft_cpu_pool2d_backward,
+  .cross_entropy = _graft_cpu_cross_entropy,
+  .optim_step   = _graft_cpu_optim_step,
+  .sum_squares  = _graft_cpu_sum_squares,
+  .sqrt_sum     = _graft_cpu_sqrt_sum,
+  .clip_scale   = _graft_cpu_clip_scale,
   .synchronize  = cpu_synchronize,
 };
 

@@ -5,7 +5,9 @@
  *
  *   graft-cpu-backend.c     buffers, the worker threads, fill, scale, binary, GEMM
  *   graft-cpu-activation.c  activation functions, forward and backward
- *   graft-cpu-pool.c        max, average and adaptive average pooling */
+ *   graft-cpu-pool.c        max, average and adaptive average pooling
+ *   graft-cpu-loss.c        softmax cross-entropy
+ *   graft-cpu-optim.c       SGD and AdamW steps, gradient-norm clipping */
 
 #include "backend/graft-backend-private.h"
 
@@ -57,5 +59,42 @@ gboolean _graft_cpu_pool2d_backward      (GraftBackend         *backend,
                                           GraftBuffer          *indices,
                                           GraftBuffer          *grad_in,
                                           GError              **error);
+
+/* graft-cpu-loss.c */
+gboolean _graft_cpu_cross_entropy        (GraftBackend                 *backend,
+                                          const GraftCrossEntropyPlan  *plan,
+                                          GraftBuffer                  *logits,
+                                          GraftBuffer                  *target,
+                                          GraftBuffer                  *weight,
+                                          GraftBuffer                  *loss,
+                                          GraftBuffer                  *losses,
+                                          GraftBuffer                  *dlogits,
+                                          GError                      **error);
+
+/* graft-cpu-optim.c */
+gboolean _graft_cpu_optim_step           (GraftBackend          *backend,
+                                          const GraftOptimPlan  *plan,
+                                          GraftBuffer           *param,
+                                          GraftBuffer           *grad,
+                                          GraftBuffer           *state0,
+                                          GraftBuffer           *state1,
+                                          GError               **error);
+gboolean _graft_cpu_sum_squares          (GraftBackend          *backend,
+                                          GraftBuffer           *x,
+                                          guint32                n,
+                                          GraftBuffer           *partial,
+                                          guint32                slot,
+                                          GError               **error);
+gboolean _graft_cpu_sqrt_sum             (GraftBackend          *backend,
+                                          GraftBuffer           *partial,
+                                          guint32                n,
+                                          GraftBuffer           *out,
+                                          GError               **error);
+gboolean _graft_cpu_clip_scale           (GraftBackend          *backend,
+                                          GraftBuffer           *norm,
+                                          float                  max_norm,
+                                          GraftBuffer           *x,
+                                          guint32                n,
+                                          GError               **error);
 
 G_END_DECLS
