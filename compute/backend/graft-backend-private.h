@@ -81,6 +81,27 @@ typedef struct {
   gboolean count_include_pad;
 } GraftPoolPlan;
 
+/* Normalisation over groups of values: element (o, g, i) of x sits at
+ * (o * groups + g) * inner + i, and group g's statistics run over its outer * inner
+ * values (mean, biased variance; invstd = 1 / sqrt (var + eps)).
+ *  - BATCH: x is [N, C, H, W] with outer = N, groups = C, inner = H * W; weight, bias,
+ *    the running and the saved statistics have one value per channel (group). When not
+ *    training, the running statistics are copied to mean and invstd and used instead.
+ *  - LAYER: x is [R, D] with outer = 1, groups = R, inner = D; weight and bias have one
+ *    value per feature (inner index), mean and invstd one per row. */
+typedef enum {
+  GRAFT_NORM_BATCH,
+  GRAFT_NORM_LAYER,
+} GraftNormKind;
+
+typedef struct {
+  GraftNormKind kind;
+  guint32  outer, groups, inner;
+  float    eps;
+  float    momentum;   /* BATCH, training with running statistics */
+  gboolean training;   /* BATCH; always TRUE for LAYER */
+} GraftNormPlan;
+
 /* Softmax cross-entropy over n rows of c logits, as torch.nn.functional.cross_entropy
  * with class indices, optional class weights w (all 1 when has_weight is FALSE),
  * label smoothing eps and reduction 'mean'. For a row with target y (an integer stored
@@ -167,6 +188,24 @@ typedef struct {
   gboolean     (*pool2d_backward) (GraftBackend *self, const GraftPoolPlan *plan,
                                    GraftBuffer *grad_out, GraftBuffer *indices,
                                    GraftBuffer *grad_in, GError **error);
+
+  /* Normalisation forward (see GraftNormPlan): y = (x - mean) * invstd * weight + bias,
+   * mean and invstd written for the backward pass. weight, bias (each may be NULL: 1
+   * and 0) and, for BATCH, running_mean / running_var (both NULL or neither; required
+   * when not training, updated in place with momentum and the unbiased variance when
+   * training). No output aliases another operand. */
+  gboolean     (*norm)         (GraftBackend *self, const GraftNormPlan *plan,
+                                GraftBuffer *x, GraftBuffer *weight, GraftBuffer *bias,
+                                GraftBuffer *running_mean, GraftBuffer *running_var,
+                                GraftBuffer *y, GraftBuffer *mean, GraftBuffer *invstd,
+                                GError **error);
+  /* Normalisation backward from the forward's mean and invstd: dx always, dweight and
+   * dbias unless NULL (formulas in graft-ops-norm.h; BATCH when not training treats the
+   * statistics as constants). */
+  gboolean     (*norm_backward) (GraftBackend *self, const GraftNormPlan *plan,
+                                 GraftBuffer *x, GraftBuffer *dy, GraftBuffer *weight,
+                                 GraftBuffer *mean, GraftBuffer *invstd, GraftBuffer *dx,
+                                 GraftBuffer *dweight, GraftBuffer *dbias, GError **error);
 
   /* Cross-entropy (see GraftCrossEntropyPlan): loss [1], losses [n] and, unless NULL,
    * dlogits [n, c] are written. weight is NULL unless plan->has_weight. No output

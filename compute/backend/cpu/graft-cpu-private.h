@@ -6,6 +6,7 @@
  *   graft-cpu-backend.c     buffers, the worker threads, fill, scale, binary, GEMM
  *   graft-cpu-activation.c  activation functions, forward and backward
  *   graft-cpu-pool.c        max, average and adaptive average pooling
+ *   graft-cpu-norm.c        batch and layer normalisation
  *   graft-cpu-loss.c        softmax cross-entropy
  *   graft-cpu-optim.c       SGD and AdamW steps, gradient-norm clipping */
 
@@ -58,6 +59,30 @@ gboolean _graft_cpu_pool2d_backward      (GraftBackend         *backend,
                                           GraftBuffer          *grad_out,
                                           GraftBuffer          *indices,
                                           GraftBuffer          *grad_in,
+                                          GError              **error);
+
+/* graft-cpu-norm.c */
+gboolean _graft_cpu_norm                 (GraftBackend         *backend,
+                                          const GraftNormPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *bias,
+                                          GraftBuffer          *running_mean,
+                                          GraftBuffer          *running_var,
+                                          GraftBuffer          *y,
+                                          GraftBuffer          *mean,
+                                          GraftBuffer          *invstd,
+                                          GError              **error);
+gboolean _graft_cpu_norm_backward        (GraftBackend         *backend,
+                                          const GraftNormPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *dy,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *mean,
+                                          GraftBuffer          *invstd,
+                                          GraftBuffer          *dx,
+                                          GraftBuffer          *dweight,
+                                          GraftBuffer          *dbias,
                                           GError              **error);
 
 /* graft-cpu-loss.c */
