@@ -23,6 +23,8 @@ static const GraftBackendOps vk_ops = {
   .gemm         = _graft_vk_gemm,
   .pool2d       = _graft_vk_pool2d,
   .pool2d_backward = _graft_vk_pool2d_backward,
+  .norm         = _graft_vk_norm,
+  .norm_backward = _graft_vk_norm_backward,
   .synchronize  = _graft_vk_synchronize,
 };
 

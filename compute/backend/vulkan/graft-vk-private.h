@@ -14,6 +14,7 @@
  *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *   graft-vk-pool.c       max, average and adaptive average pooling
+ *   graft-vk-norm.c       batch and layer normalisation
  *
  * Environment, for tests and for finding out why something is slow:
  *   GRAFT_VULKAN_LIBRARY=path  another Vulkan loader than libvulkan.so.1
@@ -418,6 +419,31 @@ gboolean _graft_vk_pool2d_backward (GraftBackend         *backend,
                                     GraftBuffer          *grad_out,
                                     GraftBuffer          *indices,
                                     GraftBuffer          *grad_in,
+                                    GError              **error);
+
+/* ---- normalisation (graft-vk-norm.c) ------------------------------------------- */
+
+gboolean _graft_vk_norm            (GraftBackend         *backend,
+                                    const GraftNormPlan  *plan,
+                                    GraftBuffer          *x,
+                                    GraftBuffer          *weight,
+                                    GraftBuffer          *bias,
+                                    GraftBuffer          *running_mean,
+                                    GraftBuffer          *running_var,
+                                    GraftBuffer          *y,
+                                    GraftBuffer          *mean,
+                                    GraftBuffer          *invstd,
+                                    GError              **error);
+gboolean _graft_vk_norm_backward   (GraftBackend         *backend,
+                                    const GraftNormPlan  *plan,
+                                    GraftBuffer          *x,
+                                    GraftBuffer          *dy,
+                                    GraftBuffer          *weight,
+                                    GraftBuffer          *mean,
+                                    GraftBuffer          *invstd,
+                                    GraftBuffer          *dx,
+                                    GraftBuffer          *dweight,
+                                    GraftBuffer          *dbias,
                                     GError              **error);
 
 G_END_DECLS
