@@ -14,6 +14,8 @@
  *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *   graft-vk-pool.c       max, average and adaptive average pooling
+ *   graft-vk-loss.c       softmax cross-entropy
+ *   graft-vk-optim.c      SGD and AdamW steps, gradient-norm clipping
  *   graft-vk-norm.c       batch and layer normalisation
  *
  * Environment, for tests and for finding out why something is slow:
@@ -146,7 +148,7 @@ void _graft_vk_describe_device (GraftVkInstance   *inst,
 
 #define GRAFT_VK_N_FRAMES        3    /* command buffers in flight */
 #define GRAFT_VK_SETS_PER_POOL   256  /* descriptor sets per frame */
-#define GRAFT_VK_MAX_BINDINGS    4
+#define GRAFT_VK_MAX_BINDINGS    5  /* cross-entropy binds five buffers */
 #define GRAFT_VK_MAX_SPEC        8
 #define GRAFT_VK_MAX_PUSH        128
 #define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
@@ -445,5 +447,41 @@ gboolean _graft_vk_norm_backward   (GraftBackend         *backend,
                                     GraftBuffer          *dweight,
                                     GraftBuffer          *dbias,
                                     GError              **error);
+
+/* ---- loss and optimizers (graft-vk-loss.c, graft-vk-optim.c) ------------------- */
+
+gboolean _graft_vk_cross_entropy   (GraftBackend                 *backend,
+                                    const GraftCrossEntropyPlan  *plan,
+                                    GraftBuffer                  *logits,
+                                    GraftBuffer                  *target,
+                                    GraftBuffer                  *weight,
+                                    GraftBuffer                  *loss,
+                                    GraftBuffer                  *losses,
+                                    GraftBuffer                  *dlogits,
+                                    GError                      **error);
+gboolean _graft_vk_optim_step      (GraftBackend          *backend,
+                                    const GraftOptimPlan  *plan,
+                                    GraftBuffer           *param,
+                                    GraftBuffer           *grad,
+                                    GraftBuffer           *state0,
+                                    GraftBuffer           *state1,
+                                    GError               **error);
+gboolean _graft_vk_sum_squares     (GraftBackend  *backend,
+                                    GraftBuffer   *x,
+                                    guint32        n,
+                                    GraftBuffer   *partial,
+                                    guint32        slot,
+                                    GError       **error);
+gboolean _graft_vk_sqrt_sum        (GraftBackend  *backend,
+                                    GraftBuffer   *partial,
+                                    guint32        n,
+                                    GraftBuffer   *out,
+                                    GError       **error);
+gboolean _graft_vk_clip_scale      (GraftBackend  *backend,
+                                    GraftBuffer   *norm,
+                                    float          max_norm,
+                                    GraftBuffer   *x,
+                                    guint32        n,
+                                    GError       **error);
 
 G_END_DECLS
