@@ -81,6 +81,78 @@ def pool_cases(out):
         out[f"pool.{name}.dx"] = dx
 
 
+def norm_cases(out):
+    x = torch.randn(4, 6, 5, 7) * 3.0 + 1.5
+    weight = torch.rand(6) + 0.5
+    bias = torch.randn(6)
+    running_mean = torch.randn(6) * 0.1
+    running_var = torch.rand(6) + 0.5
+    for mode in ("train", "eval"):
+        xi = x.clone().requires_grad_(True)
+        wi = weight.clone().requires_grad_(True)
+        bi = bias.clone().requires_grad_(True)
+        rm, rv = running_mean.clone(), running_var.clone()
+        y = F.batch_norm(xi, rm, rv, wi, bi, training=(mode == "train"), momentum=0.1, eps=1e-5)
+        dy = torch.randn_like(y)
+        dx, dw, db = torch.autograd.grad(y, (xi, wi, bi), dy)
+        prefix = f"batch_norm.{mode}"
+        for name, value in (("x", x), ("weight", weight), ("bias", bias),
+                            ("running_mean", running_mean), ("running_var", running_var),
+                            ("y", y), ("dy", dy), ("dx", dx), ("dweight", dw), ("dbias", db),
+                            ("new_running_mean", rm), ("new_running_var", rv)):
+            out[f"{prefix}.{name}"] = value.detach()
+
+    x = torch.randn(9, 33, requires_grad=True)
+    w = (torch.rand(33) + 0.5).requires_grad_(True)
+    b = torch.randn(33, requires_grad=True)
+    y = F.layer_norm(x, (33,), w, b, eps=1e-6)
+    dy = torch.randn_like(y)
+    dx, dw, db = torch.autograd.grad(y, (x, w, b), dy)
+    for name, value in (("x", x), ("weight", w), ("bias", b), ("y", y), ("dy", dy),
+                        ("dx", dx), ("dweight", dw), ("dbias", db)):
+        out[f"layer_norm.{name}"] = value.detach()
+
+
+def cross_entropy_cases(out):
+    logits = torch.randn(17, 10) * 4.0
+    target = torch.randint(0, 10, (17,))
+    weight = torch.rand(10) + 0.25
+    for name, w, eps in (("plain", None, 0.0), ("weighted_smooth", weight, 0.1)):
+        x = logits.clone().requires_grad_(True)
+        loss = F.cross_entropy(x, target, weight=w, label_smoothing=eps)
+        (dlogits,) = torch.autograd.grad(loss, x)
+        per_sample = F.cross_entropy(logits, target, weight=w, label_smoothing=eps,
+                                     reduction="none")
+        out[f"cross_entropy.{name}.logits"] = logits
+        out[f"cross_entropy.{name}.target"] = target.float()
+        if w is not None:
+            out[f"cross_entropy.{name}.weight"] = w
+        out[f"cross_entropy.{name}.loss"] = loss.detach().reshape(1)
+        out[f"cross_entropy.{name}.losses"] = per_sample
+        out[f"cross_entropy.{name}.dlogits"] = dlogits
+
+
+def optimizer_cases(out):
+    """Three steps of each optimizer on one parameter with fixed gradients."""
+    start = torch.randn(101)
+    grads = [torch.randn(101) for _ in range(3)]
+    optimizers = {
+        "sgd": lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.9, nesterov=True,
+                                         weight_decay=1e-3),
+        "adamw": lambda p: torch.optim.AdamW([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8,
+                                             weight_decay=0.05),
+    }
+    for name, make in optimizers.items():
+        p = torch.nn.Parameter(start.clone())
+        opt = make(p)
+        out[f"optim.{name}.param0"] = start
+        for step, g in enumerate(grads, 1):
+            p.grad = g.clone()
+            opt.step()
+            out[f"optim.{name}.grad{step}"] = g
+            out[f"optim.{name}.param{step}"] = p.detach().clone()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -88,6 +160,9 @@ def main():
     activation_cases(out)
     linear_cases(out)
     pool_cases(out)
+    norm_cases(out)
+    cross_entropy_cases(out)
+    optimizer_cases(out)
     safetensors_io.save(out, sys.argv[1], metadata={"torch": torch.__version__})
 
 

@@ -264,6 +264,217 @@ test_pooling (void)
       }
 }
 
+/* Normalisation reduces 140 (batch norm: N·H·W) or 33 (layer norm) values per statistic;
+ * Graft reduces in double (CPU) or by float trees (Vulkan), PyTorch in float with its
+ * own order: differences of a few 1e-7 relative. 1e-5 still catches a biased/unbiased
+ * variance mix-up (1/140 relative) and any wrong gradient term. */
+#define NORM_TOLERANCE 1e-5
+
+static GraftTensor *
+empty_like (GraftTensor *t)
+{
+  g_autoptr(GError) error = NULL;
+  GraftTensor *out = graft_tensor_new (graft_tensor_get_backend (t), graft_tensor_get_rank (t),
+                                       graft_tensor_get_shape (t), &error);
+
+  g_assert_no_error (error);
+  return out;
+}
+
+static void
+test_batch_norm (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+  const char *modes[] = { "train", "eval" };
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
+      {
+        GraftBackend *backend = g_ptr_array_index (backends, b);
+        const char *name = graft_backend_get_info (backend)->name;
+        g_autoptr(GError) error = NULL;
+#define KEY(what) g_strdup_printf ("batch_norm.%s." what, modes[m])
+        g_autofree char *kx = KEY ("x"), *kw = KEY ("weight"), *kb = KEY ("bias");
+        g_autofree char *krm = KEY ("running_mean"), *krv = KEY ("running_var");
+        g_autofree char *kdy = KEY ("dy"), *ky = KEY ("y"), *kdx = KEY ("dx");
+        g_autofree char *kdw = KEY ("dweight"), *kdb = KEY ("dbias");
+        g_autofree char *knrm = KEY ("new_running_mean"), *knrv = KEY ("new_running_var");
+#undef KEY
+        g_autoptr(GraftTensor) x = load (ref, backend, kx);
+        g_autoptr(GraftTensor) w = load (ref, backend, kw);
+        g_autoptr(GraftTensor) bias = load (ref, backend, kb);
+        g_autoptr(GraftTensor) rm = load (ref, backend, krm);
+        g_autoptr(GraftTensor) rv = load (ref, backend, krv);
+        g_autoptr(GraftTensor) dy = load (ref, backend, kdy);
+        g_autoptr(GraftTensor) y = empty_like (x);
+        g_autoptr(GraftTensor) dx = empty_like (x);
+        g_autoptr(GraftTensor) mean = empty_like (w);
+        g_autoptr(GraftTensor) invstd = empty_like (w);
+        g_autoptr(GraftTensor) dw = empty_like (w);
+        g_autoptr(GraftTensor) db = empty_like (w);
+        GraftNormParams params;
+
+        graft_norm_params_init (&params);
+        params.training = m == 0;
+        g_assert_true (graft_op_batch_norm2d (x, w, bias, rm, rv, &params, y, mean, invstd, &error));
+        g_assert_true (graft_op_batch_norm2d_backward (dy, x, w, mean, invstd, &params, dx, dw, db, &error));
+        g_assert_no_error (error);
+        expect_close (ref, y, ky, NORM_TOLERANCE, name);
+        expect_close (ref, dx, kdx, NORM_TOLERANCE, name);
+        expect_close (ref, dw, kdw, NORM_TOLERANCE, name);
+        expect_close (ref, db, kdb, NORM_TOLERANCE, name);
+        expect_close (ref, rm, knrm, NORM_TOLERANCE, name);
+        expect_close (ref, rv, knrv, NORM_TOLERANCE, name);
+      }
+}
+
+static void
+test_layer_norm (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    {
+      GraftBackend *backend = g_ptr_array_index (backends, b);
+      const char *name = graft_backend_get_info (backend)->name;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GraftTensor) x = load (ref, backend, "layer_norm.x");
+      g_autoptr(GraftTensor) w = load (ref, backend, "layer_norm.weight");
+      g_autoptr(GraftTensor) bias = load (ref, backend, "layer_norm.bias");
+      g_autoptr(GraftTensor) dy = load (ref, backend, "layer_norm.dy");
+      gsize rows[1] = { graft_tensor_get_dim (x, 0) };
+      g_autoptr(GraftTensor) mean = graft_tensor_new (backend, 1, rows, &error);
+      g_autoptr(GraftTensor) invstd = graft_tensor_new (backend, 1, rows, &error);
+      g_autoptr(GraftTensor) y = empty_like (x);
+      g_autoptr(GraftTensor) dx = empty_like (x);
+      g_autoptr(GraftTensor) dw = empty_like (w);
+      g_autoptr(GraftTensor) db = empty_like (w);
+
+      g_assert_true (graft_op_layer_norm (x, w, bias, 1e-6f, y, mean, invstd, &error));
+      g_assert_true (graft_op_layer_norm_backward (dy, x, w, mean, invstd, dx, dw, db, &error));
+      g_assert_no_error (error);
+      expect_close (ref, y, "layer_norm.y", NORM_TOLERANCE, name);
+      expect_close (ref, dx, "layer_norm.dx", NORM_TOLERANCE, name);
+      expect_close (ref, dw, "layer_norm.dweight", NORM_TOLERANCE, name);
+      expect_close (ref, db, "layer_norm.dbias", NORM_TOLERANCE, name);
+    }
+}
+
+/* A log-sum-exp over 10 logits of size ~10 and a sum over 17 rows: float32 roundings
+ * of ~1e-7 relative each. Forgetting the smoothing term or the class weights in the
+ * mean's denominator changes the loss by 10% or more. */
+#define CROSS_ENTROPY_TOLERANCE 1e-5
+
+static void
+test_cross_entropy (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+  const struct { const char *name; gboolean weighted; float smoothing; } cases[] = {
+    { "plain", FALSE, 0.0f },
+    { "weighted_smooth", TRUE, 0.1f },
+  };
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+      {
+        GraftBackend *backend = g_ptr_array_index (backends, b);
+        const char *name = graft_backend_get_info (backend)->name;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *klogits = g_strdup_printf ("cross_entropy.%s.logits", cases[c].name);
+        g_autofree char *ktarget = g_strdup_printf ("cross_entropy.%s.target", cases[c].name);
+        g_autofree char *kweight = g_strdup_printf ("cross_entropy.%s.weight", cases[c].name);
+        g_autofree char *kloss = g_strdup_printf ("cross_entropy.%s.loss", cases[c].name);
+        g_autofree char *klosses = g_strdup_printf ("cross_entropy.%s.losses", cases[c].name);
+        g_autofree char *kdlogits = g_strdup_printf ("cross_entropy.%s.dlogits", cases[c].name);
+        g_autoptr(GraftTensor) logits = load (ref, backend, klogits);
+        g_autoptr(GraftTensor) target = load (ref, backend, ktarget);
+        g_autoptr(GraftTensor) weight = cases[c].weighted ? load (ref, backend, kweight) : NULL;
+        g_autoptr(GraftTensor) loss = upload (backend, NULL, 1);
+        g_autoptr(GraftTensor) losses = empty_like (target);
+        g_autoptr(GraftTensor) dlogits = empty_like (logits);
+
+        g_assert_true (graft_op_cross_entropy (logits, target, weight, cases[c].smoothing,
+                                               loss, losses, dlogits, &error));
+        g_assert_no_error (error);
+        expect_close (ref, loss, kloss, CROSS_ENTROPY_TOLERANCE, name);
+        expect_close (ref, losses, klosses, CROSS_ENTROPY_TOLERANCE, name);
+        expect_close (ref, dlogits, kdlogits, CROSS_ENTROPY_TOLERANCE, name);
+      }
+}
+
+/* Three optimizer steps are a handful of float operations per value, in the same order
+ * as torch.optim: differences of a few ulps. A wrong momentum or bias-correction rule
+ * moves the parameters by a sizeable fraction of lr. */
+#define OPTIMIZER_TOLERANCE 1e-6
+
+static void
+test_optimizers (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    for (guint adamw = 0; adamw < 2; adamw++)
+      {
+        GraftBackend *backend = g_ptr_array_index (backends, b);
+        const char *name = graft_backend_get_info (backend)->name;
+        const char *opt = adamw ? "adamw" : "sgd";
+        g_autoptr(GError) error = NULL;
+        g_autofree char *kparam0 = g_strdup_printf ("optim.%s.param0", opt);
+        g_autoptr(GraftTensor) param = load (ref, backend, kparam0);
+        g_autoptr(GraftTensor) state1 = empty_like (param);
+        g_autoptr(GraftTensor) state2 = empty_like (param);
+        GraftSgdParams sgd;
+        GraftAdamWParams adam;
+
+        /* the hyperparameters of gen_ops.py's optimizer_cases */
+        graft_sgd_params_init (&sgd, 0.05f);
+        sgd.momentum = 0.9f;
+        sgd.nesterov = TRUE;
+        sgd.weight_decay = 1e-3f;
+        graft_adamw_params_init (&adam, 0.01f);
+        adam.beta1 = 0.9f;
+        adam.beta2 = 0.999f;
+        adam.eps = 1e-8f;
+        adam.weight_decay = 0.05f;
+        g_assert_true (graft_op_fill (state1, 0.0f, &error));
+        g_assert_true (graft_op_fill (state2, 0.0f, &error));
+
+        for (guint step = 1; step <= 3; step++)
+          {
+            g_autofree char *kgrad = g_strdup_printf ("optim.%s.grad%u", opt, step);
+            g_autofree char *kparam = g_strdup_printf ("optim.%s.param%u", opt, step);
+            g_autoptr(GraftTensor) grad = load (ref, backend, kgrad);
+
+            if (adamw)
+              g_assert_true (graft_op_adamw_step (param, grad, state1, state2, &adam, step, &error));
+            else
+              g_assert_true (graft_op_sgd_step (param, grad, state1, &sgd, step, &error));
+            g_assert_no_error (error);
+            expect_close (ref, param, kparam, OPTIMIZER_TOLERANCE, name);
+          }
+      }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -273,6 +484,10 @@ main (int    argc,
   g_test_add_func ("/reference/linear", test_linear);
   g_test_add_func ("/reference/activations", test_activations);
   g_test_add_func ("/reference/pooling", test_pooling);
+  g_test_add_func ("/reference/batch-norm", test_batch_norm);
+  g_test_add_func ("/reference/layer-norm", test_layer_norm);
+  g_test_add_func ("/reference/cross-entropy", test_cross_entropy);
+  g_test_add_func ("/reference/optimizers", test_optimizers);
 
   return g_test_run ();
 }
