@@ -11,33 +11,6 @@
 
 #define OP "cross_entropy"
 
-static void
-set_shape_error (GError      **error,
-                 GraftTensor  *tensor,
-                 const char   *expected)
-{
-  g_autofree char *shape = graft_tensor_format_shape (tensor);
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
-               OP ": %s has shape %s, expected %s",
-               graft_tensor_get_name (tensor), shape, expected);
-}
-
-static gboolean
-same_backend (GraftTensor  *first,
-              GraftTensor  *other,
-              GError      **error)
-{
-  if (other == NULL || other->backend == first->backend)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_BACKEND,
-               OP ": %s is on %s but %s is on %s; move one of them first",
-               graft_tensor_get_name (first), first->backend->info->name,
-               graft_tensor_get_name (other), other->backend->info->name);
-  return FALSE;
-}
-
 /* @t must be a vector of @n values, or, when @cols is not 0, an [n, cols] matrix. */
 static gboolean
 check_shape (GraftTensor  *t,
@@ -56,21 +29,7 @@ check_shape (GraftTensor  *t,
     expected = g_strdup_printf ("[%" G_GSIZE_FORMAT "]", n);
   else
     expected = g_strdup_printf ("[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]", n, cols);
-  set_shape_error (error, t, expected);
-  return FALSE;
-}
-
-static gboolean
-distinct (GraftTensor  *out,
-          GraftTensor  *other,
-          GError      **error)
-{
-  if (out == NULL || other == NULL || out->buffer != other->buffer)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
-               OP ": %s and %s share storage; give the output its own tensor",
-               graft_tensor_get_name (out), graft_tensor_get_name (other));
+  _graft_ops_shape_error (error, OP, t, expected);
   return FALSE;
 }
 
@@ -94,15 +53,15 @@ graft_op_cross_entropy (GraftTensor  *logits,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
-    if (!same_backend (logits, inputs[i], error))
+    if (!_graft_ops_same_backend (OP, logits, inputs[i], error))
       return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (outputs); i++)
-    if (!same_backend (logits, outputs[i], error))
+    if (!_graft_ops_same_backend (OP, logits, outputs[i], error))
       return FALSE;
 
   if (logits->rank != 2)
     {
-      set_shape_error (error, logits, "[N, C] (2 dimensions)");
+      _graft_ops_shape_error (error, OP, logits, "[N, C] (2 dimensions)");
       return FALSE;
     }
   n = logits->shape[0];
@@ -126,10 +85,10 @@ graft_op_cross_entropy (GraftTensor  *logits,
   for (guint o = 0; o < G_N_ELEMENTS (outputs); o++)
     {
       for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
-        if (!distinct (outputs[o], inputs[i], error))
+        if (!_graft_ops_distinct (OP, outputs[o], inputs[i], error))
           return FALSE;
       for (guint p = o + 1; p < G_N_ELEMENTS (outputs); p++)
-        if (!distinct (outputs[o], outputs[p], error))
+        if (!_graft_ops_distinct (OP, outputs[o], outputs[p], error))
           return FALSE;
     }
 

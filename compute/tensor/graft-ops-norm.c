@@ -22,22 +22,6 @@ graft_norm_params_init (GraftNormParams *params)
   };
 }
 
-static gboolean
-same_backend (const char   *op,
-              GraftTensor  *first,
-              GraftTensor  *other,
-              GError      **error)
-{
-  if (other == NULL || other->backend == first->backend)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_BACKEND,
-               "%s: %s is on %s but %s is on %s; move one of them first",
-               op, graft_tensor_get_name (first), first->backend->info->name,
-               graft_tensor_get_name (other), other->backend->info->name);
-  return FALSE;
-}
-
 /* Outputs must not share storage with any other operand. */
 static gboolean
 distinct (const char   *op,
@@ -231,7 +215,7 @@ graft_op_batch_norm2d (GraftTensor            *x,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   for (guint i = 1; i < G_N_ELEMENTS (all); i++)
-    if (!same_backend (op, x, all[i], error))
+    if (!_graft_ops_same_backend (op, x, all[i], error))
       return FALSE;
   if (!plan_batch (op, x, params, &plan, error))
     return FALSE;
@@ -304,7 +288,7 @@ graft_op_batch_norm2d_backward (GraftTensor            *dy,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-    if (!same_backend (op, x, all[i], error))
+    if (!_graft_ops_same_backend (op, x, all[i], error))
       return FALSE;
   if (!plan_batch (op, x, params, &plan, error))
     return FALSE;
@@ -347,7 +331,7 @@ graft_op_layer_norm (GraftTensor  *x,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   for (guint i = 1; i < G_N_ELEMENTS (all); i++)
-    if (!same_backend (op, x, all[i], error))
+    if (!_graft_ops_same_backend (op, x, all[i], error))
       return FALSE;
   if (!plan_layer (op, x, eps, &plan, error))
     return FALSE;
@@ -388,7 +372,7 @@ graft_op_layer_norm_backward (GraftTensor  *dy,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-    if (!same_backend (op, x, all[i], error))
+    if (!_graft_ops_same_backend (op, x, all[i], error))
       return FALSE;
   if (!plan_layer (op, x, 1.0f, &plan, error))
     return FALSE;

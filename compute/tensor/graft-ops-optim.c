@@ -10,22 +10,6 @@
 #include "graft-tensor-private.h"
 #include "graft-ops-optim.h"
 
-static gboolean
-same_backend (const char   *op,
-              GraftTensor  *first,
-              GraftTensor  *other,
-              GError      **error)
-{
-  if (other == NULL || other->backend == first->backend)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_BACKEND,
-               "%s: %s is on %s but %s is on %s; move one of them first",
-               op, graft_tensor_get_name (first), first->backend->info->name,
-               graft_tensor_get_name (other), other->backend->info->name);
-  return FALSE;
-}
-
 /* @t must hold as many values as @param and have its own storage. */
 static gboolean
 check_like (const char   *op,
@@ -33,7 +17,7 @@ check_like (const char   *op,
             GraftTensor  *t,
             GError      **error)
 {
-  if (!same_backend (op, param, t, error))
+  if (!_graft_ops_same_backend (op, param, t, error))
     return FALSE;
   if (t->n_elements != param->n_elements)
     {
@@ -229,7 +213,7 @@ check_grads (const char           *op,
   for (guint i = 0; i < n_grads; i++)
     {
       g_return_val_if_fail (grads[i] != NULL, FALSE);
-      if (!same_backend (op, norm, grads[i], error))
+      if (!_graft_ops_same_backend (op, norm, grads[i], error))
         return FALSE;
       if (grads[i]->buffer == norm->buffer)
         {

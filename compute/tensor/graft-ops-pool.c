@@ -28,50 +28,6 @@ graft_pool2d_params_init (GraftPool2dParams *params,
   };
 }
 
-static void
-set_shape_error (GError      **error,
-                 const char   *op,
-                 GraftTensor  *tensor,
-                 const char   *expected)
-{
-  g_autofree char *shape = graft_tensor_format_shape (tensor);
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
-               "%s: %s has shape %s, expected %s",
-               op, graft_tensor_get_name (tensor), shape, expected);
-}
-
-static gboolean
-same_backend (const char   *op,
-              GraftTensor  *first,
-              GraftTensor  *other,
-              GError      **error)
-{
-  if (other == NULL || other->backend == first->backend)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_BACKEND,
-               "%s: %s is on %s but %s is on %s; move one of them first",
-               op, graft_tensor_get_name (first), first->backend->info->name,
-               graft_tensor_get_name (other), other->backend->info->name);
-  return FALSE;
-}
-
-static gboolean
-distinct (const char   *op,
-          GraftTensor  *a,
-          GraftTensor  *b,
-          GError      **error)
-{
-  if (a == NULL || b == NULL || a->buffer != b->buffer)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
-               "%s: %s and %s share storage; pooling cannot run in place",
-               op, graft_tensor_get_name (a), graft_tensor_get_name (b));
-  return FALSE;
-}
-
 static gboolean
 check_rank4 (const char   *op,
              GraftTensor  *t,
@@ -79,7 +35,7 @@ check_rank4 (const char   *op,
 {
   if (t->rank == 4)
     return TRUE;
-  set_shape_error (error, op, t, "[N, C, H, W] (4 dimensions)");
+  _graft_ops_shape_error (error, op, t, "[N, C, H, W] (4 dimensions)");
   return FALSE;
 }
 
@@ -99,7 +55,7 @@ check_same_shape (const char   *op,
   expected = g_strdup_printf ("[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT
                               ", %" G_GSIZE_FORMAT "], %s",
                               shape[0], shape[1], shape[2], shape[3], what);
-  set_shape_error (error, op, t, expected);
+  _graft_ops_shape_error (error, op, t, expected);
   return FALSE;
 }
 
@@ -265,7 +221,7 @@ plan_adaptive (const char     *op,
       expected = g_strdup_printf ("[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT ", out_h, out_w], "
                                   "the batch and channels of %s",
                                   x->shape[0], x->shape[1], graft_tensor_get_name (x));
-      set_shape_error (error, op, out, expected);
+      _graft_ops_shape_error (error, op, out, expected);
       return FALSE;
     }
 
@@ -307,15 +263,15 @@ graft_op_max_pool2d (GraftTensor              *x,
   g_return_val_if_fail (x != NULL && params != NULL && out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, x, out, error) || !same_backend (op, x, indices, error))
+  if (!_graft_ops_same_backend (op, x, out, error) || !_graft_ops_same_backend (op, x, indices, error))
     return FALSE;
   if (!plan_pool (op, GRAFT_POOL_MAX, x, params, &plan, out_shape, error))
     return FALSE;
   if (!check_same_shape (op, out, out_shape, "the pooled shape", error) ||
       (indices != NULL && !check_same_shape (op, indices, out_shape, "the output's shape", error)))
     return FALSE;
-  if (!distinct (op, x, out, error) || !distinct (op, x, indices, error) ||
-      !distinct (op, out, indices, error))
+  if (!_graft_ops_distinct (op, x, out, error) || !_graft_ops_distinct (op, x, indices, error) ||
+      !_graft_ops_distinct (op, out, indices, error))
     return FALSE;
 
   return x->backend->ops->pool2d (x->backend, &plan, x->buffer, out->buffer,
@@ -336,14 +292,14 @@ graft_op_max_pool2d_backward (GraftTensor              *grad_out,
   g_return_val_if_fail (grad_out != NULL && indices != NULL && params != NULL && grad_in != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, grad_in, grad_out, error) || !same_backend (op, grad_in, indices, error))
+  if (!_graft_ops_same_backend (op, grad_in, grad_out, error) || !_graft_ops_same_backend (op, grad_in, indices, error))
     return FALSE;
   if (!plan_pool (op, GRAFT_POOL_MAX, grad_in, params, &plan, out_shape, error))
     return FALSE;
   if (!check_same_shape (op, grad_out, out_shape, "the pooled shape of the input gradient", error) ||
       !check_same_shape (op, indices, out_shape, "the output gradient's shape", error))
     return FALSE;
-  if (!distinct (op, grad_in, grad_out, error) || !distinct (op, grad_in, indices, error))
+  if (!_graft_ops_distinct (op, grad_in, grad_out, error) || !_graft_ops_distinct (op, grad_in, indices, error))
     return FALSE;
 
   return grad_in->backend->ops->pool2d_backward (grad_in->backend, &plan, grad_out->buffer,
@@ -363,12 +319,12 @@ graft_op_avg_pool2d (GraftTensor              *x,
   g_return_val_if_fail (x != NULL && params != NULL && out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, x, out, error))
+  if (!_graft_ops_same_backend (op, x, out, error))
     return FALSE;
   if (!plan_pool (op, GRAFT_POOL_AVG, x, params, &plan, out_shape, error))
     return FALSE;
   if (!check_same_shape (op, out, out_shape, "the pooled shape", error) ||
-      !distinct (op, x, out, error))
+      !_graft_ops_distinct (op, x, out, error))
     return FALSE;
 
   return x->backend->ops->pool2d (x->backend, &plan, x->buffer, out->buffer, NULL, error);
@@ -387,12 +343,12 @@ graft_op_avg_pool2d_backward (GraftTensor              *grad_out,
   g_return_val_if_fail (grad_out != NULL && params != NULL && grad_in != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, grad_in, grad_out, error))
+  if (!_graft_ops_same_backend (op, grad_in, grad_out, error))
     return FALSE;
   if (!plan_pool (op, GRAFT_POOL_AVG, grad_in, params, &plan, out_shape, error))
     return FALSE;
   if (!check_same_shape (op, grad_out, out_shape, "the pooled shape of the input gradient", error) ||
-      !distinct (op, grad_in, grad_out, error))
+      !_graft_ops_distinct (op, grad_in, grad_out, error))
     return FALSE;
 
   return grad_in->backend->ops->pool2d_backward (grad_in->backend, &plan, grad_out->buffer,
@@ -410,8 +366,8 @@ graft_op_adaptive_avg_pool2d (GraftTensor  *x,
   g_return_val_if_fail (x != NULL && out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, x, out, error) || !plan_adaptive (op, x, out, &plan, error) ||
-      !distinct (op, x, out, error))
+  if (!_graft_ops_same_backend (op, x, out, error) || !plan_adaptive (op, x, out, &plan, error) ||
+      !_graft_ops_distinct (op, x, out, error))
     return FALSE;
 
   return x->backend->ops->pool2d (x->backend, &plan, x->buffer, out->buffer, NULL, error);
@@ -428,9 +384,9 @@ graft_op_adaptive_avg_pool2d_backward (GraftTensor  *grad_out,
   g_return_val_if_fail (grad_out != NULL && grad_in != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend (op, grad_in, grad_out, error) ||
+  if (!_graft_ops_same_backend (op, grad_in, grad_out, error) ||
       !plan_adaptive (op, grad_in, grad_out, &plan, error) ||
-      !distinct (op, grad_in, grad_out, error))
+      !_graft_ops_distinct (op, grad_in, grad_out, error))
     return FALSE;
 
   return grad_in->backend->ops->pool2d_backward (grad_in->backend, &plan, grad_out->buffer,

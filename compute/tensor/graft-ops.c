@@ -9,35 +9,6 @@
 #include "graft-tensor-private.h"
 #include "graft-ops.h"
 
-static gboolean
-same_backend (const char   *op,
-              GraftTensor  *first,
-              GraftTensor  *other,
-              GError      **error)
-{
-  if (other == NULL || other->backend == first->backend)
-    return TRUE;
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_BACKEND,
-               "%s: %s is on %s but %s is on %s; move one of them first",
-               op, graft_tensor_get_name (first), first->backend->info->name,
-               graft_tensor_get_name (other), other->backend->info->name);
-  return FALSE;
-}
-
-static void
-set_shape_error (GError      **error,
-                 const char   *op,
-                 GraftTensor  *tensor,
-                 const char   *expected)
-{
-  g_autofree char *shape = graft_tensor_format_shape (tensor);
-
-  g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
-               "%s: %s has shape %s, expected %s",
-               op, graft_tensor_get_name (tensor), shape, expected);
-}
-
 /* @tensor must hold as many values as @like. */
 static gboolean
 same_count (const char   *op,
@@ -51,7 +22,7 @@ same_count (const char   *op,
     return TRUE;
   expected = g_strdup_printf ("%" G_GSIZE_FORMAT " values like %s",
                               like->n_elements, graft_tensor_get_name (like));
-  set_shape_error (error, op, tensor, expected);
+  _graft_ops_shape_error (error, op, tensor, expected);
   return FALSE;
 }
 
@@ -75,7 +46,7 @@ graft_op_scale (GraftTensor  *a,
   g_return_val_if_fail (a != NULL && out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend ("scale", a, out, error))
+  if (!_graft_ops_same_backend ("scale", a, out, error))
     return FALSE;
   if (!same_count ("scale", a, out, error))
     return FALSE;
@@ -125,7 +96,7 @@ plan_broadcast (const char      *op,
         g_string_append_printf (s, d == 0 ? "%" G_GSIZE_FORMAT : ", %" G_GSIZE_FORMAT, shape[d]);
       g_string_append (s, "], the broadcast shape of its inputs");
       expected = g_string_free (s, FALSE);
-      set_shape_error (error, op, out, expected);
+      _graft_ops_shape_error (error, op, out, expected);
       return FALSE;
     }
 
@@ -171,7 +142,7 @@ binary (const char     *name,
 {
   GraftBroadcast plan = { 0 };
 
-  if (!same_backend (name, a, b, error) || !same_backend (name, a, out, error))
+  if (!_graft_ops_same_backend (name, a, b, error) || !_graft_ops_same_backend (name, a, out, error))
     return FALSE;
   if (!plan_broadcast (name, a, b, out, &plan, error))
     return FALSE;
@@ -221,13 +192,13 @@ graft_op_gemm (GraftTensor  *a,
   g_return_val_if_fail (a != NULL && b != NULL && c != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!same_backend ("gemm", c, a, error) || !same_backend ("gemm", c, b, error) ||
-      !same_backend ("gemm", c, bias, error))
+  if (!_graft_ops_same_backend ("gemm", c, a, error) || !_graft_ops_same_backend ("gemm", c, b, error) ||
+      !_graft_ops_same_backend ("gemm", c, bias, error))
     return FALSE;
 
   if (c->rank != 2)
     {
-      set_shape_error (error, "gemm", c, "a matrix [m, n]");
+      _graft_ops_shape_error (error, "gemm", c, "a matrix [m, n]");
       return FALSE;
     }
   m = c->shape[0];
@@ -236,7 +207,7 @@ graft_op_gemm (GraftTensor  *a,
   if (a->rank != 2 || a->shape[trans_a ? 1 : 0] != m)
     {
       expected = g_strdup_printf (trans_a ? "[k, %" G_GSIZE_FORMAT "] (transposed)" : "[%" G_GSIZE_FORMAT ", k]", m);
-      set_shape_error (error, "gemm", a, expected);
+      _graft_ops_shape_error (error, "gemm", a, expected);
       return FALSE;
     }
   k = a->shape[trans_a ? 0 : 1];
@@ -246,14 +217,14 @@ graft_op_gemm (GraftTensor  *a,
       expected = trans_b
         ? g_strdup_printf ("[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "] (transposed)", n, k)
         : g_strdup_printf ("[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]", k, n);
-      set_shape_error (error, "gemm", b, expected);
+      _graft_ops_shape_error (error, "gemm", b, expected);
       return FALSE;
     }
 
   if (bias != NULL && bias->n_elements != n)
     {
       expected = g_strdup_printf ("[%" G_GSIZE_FORMAT "], one value per output column", n);
-      set_shape_error (error, "gemm", bias, expected);
+      _graft_ops_shape_error (error, "gemm", bias, expected);
       return FALSE;
     }
 
@@ -306,7 +277,7 @@ graft_op_activation (GraftActivation   act,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   name = graft_activation_to_string (act);
-  if (!same_backend (name, x, y, error) || !same_count (name, x, y, error))
+  if (!_graft_ops_same_backend (name, x, y, error) || !same_count (name, x, y, error))
     return FALSE;
 
   return x->backend->ops->activation (x->backend, act, x->buffer, y->buffer,
@@ -327,7 +298,7 @@ graft_op_activation_backward (GraftActivation   act,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   name = g_strconcat (graft_activation_to_string (act), " backward", NULL);
-  if (!same_backend (name, x, dy, error) || !same_backend (name, x, dx, error) ||
+  if (!_graft_ops_same_backend (name, x, dy, error) || !_graft_ops_same_backend (name, x, dx, error) ||
       !same_count (name, x, dy, error) || !same_count (name, x, dx, error))
     return FALSE;
 

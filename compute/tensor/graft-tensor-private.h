@@ -16,4 +16,19 @@ struct _GraftTensor {
   char         *name;
 };
 
+/* Front-end checks shared by the ops (graft-ops-check.c). */
+gboolean _graft_ops_same_backend (const char   *op,
+                                  GraftTensor  *first,
+                                  GraftTensor  *other,
+                                  GError      **error);
+void     _graft_ops_shape_error  (GError      **error,
+                                  const char   *op,
+                                  GraftTensor  *tensor,
+                                  const char   *expected);
+/* Fails when @a and @b (either may be NULL) share storage. */
+gboolean _graft_ops_distinct     (const char   *op,
+                                  GraftTensor  *a,
+                                  GraftTensor  *b,
+                                  GError      **error);
+
 G_END_DECLS
