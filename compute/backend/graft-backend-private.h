@@ -81,6 +81,30 @@ typedef struct {
   gboolean count_include_pad;
 } GraftPoolPlan;
 
+/* 2-D convolution as torch.nn.functional.conv2d over NCHW tensors: x is
+ * [n, c_in, in_h, in_w], weight [c_out, c_in / groups, kernel_h, kernel_w], y
+ * [n, c_out, out_h, out_w]. Output (oh, ow) of group g reads input rows
+ * oh * stride_h - pad_h + kh * dilation_h (kh < kernel_h), likewise columns, of the
+ * group's c_in / groups channels; positions outside the input are zeros. Output channel
+ * co belongs to group co / (c_out / groups). The front end has checked that groups
+ * divides both channel counts and that every tensor holds fewer than 2^32 values. */
+typedef struct {
+  guint32 n, c_in, in_h, in_w;
+  guint32 c_out, out_h, out_w;
+  guint32 kernel_h, kernel_w;
+  guint32 stride_h, stride_w;
+  guint32 pad_h, pad_w;
+  guint32 dilation_h, dilation_w;
+  guint32 groups;
+} GraftConvPlan;
+
+/* Depthwise: one input and one output channel per group (MobileNet, EfficientNet). */
+static inline gboolean
+_graft_conv_plan_is_depthwise (const GraftConvPlan *plan)
+{
+  return plan->groups > 1 && plan->groups == plan->c_in && plan->groups == plan->c_out;
+}
+
 /* Normalisation over groups of values: element (o, g, i) of x sits at
  * (o * groups + g) * inner + i, and group g's statistics run over its outer * inner
  * values (mean, biased variance; invstd = 1 / sqrt (var + eps)).
@@ -188,6 +212,18 @@ typedef struct {
   gboolean     (*pool2d_backward) (GraftBackend *self, const GraftPoolPlan *plan,
                                    GraftBuffer *grad_out, GraftBuffer *indices,
                                    GraftBuffer *grad_in, GError **error);
+
+  /* Convolution forward (see GraftConvPlan): y = conv2d (x, weight) + bias, bias NULL
+   * for none. y aliases no operand. A backend without convolution leaves this NULL. */
+  gboolean     (*conv2d)       (GraftBackend *self, const GraftConvPlan *plan,
+                                GraftBuffer *x, GraftBuffer *weight, GraftBuffer *bias,
+                                GraftBuffer *y, GError **error);
+  /* Convolution backward from dy: dx (x's size), dweight (weight's size) and dbias
+   * (c_out) are overwritten, each unless NULL. No output aliases another operand. */
+  gboolean     (*conv2d_backward) (GraftBackend *self, const GraftConvPlan *plan,
+                                   GraftBuffer *x, GraftBuffer *weight, GraftBuffer *dy,
+                                   GraftBuffer *dx, GraftBuffer *dweight,
+                                   GraftBuffer *dbias, GError **error);
 
   /* Normalisation forward (see GraftNormPlan): y = (x - mean) * invstd * weight + bias,
    * mean and invstd written for the backward pass. weight, bias (each may be NULL: 1

@@ -6,6 +6,7 @@
  *   graft-cpu-backend.c     buffers, the worker threads, fill, scale, binary, GEMM
  *   graft-cpu-activation.c  activation functions, forward and backward
  *   graft-cpu-pool.c        max, average and adaptive average pooling
+ *   graft-cpu-conv.c        2-D convolution, im2col + GEMM, depthwise direct loops
  *   graft-cpu-norm.c        batch and layer normalisation
  *   graft-cpu-loss.c        softmax cross-entropy
  *   graft-cpu-optim.c       SGD and AdamW steps, gradient-norm clipping */
@@ -59,6 +60,24 @@ gboolean _graft_cpu_pool2d_backward      (GraftBackend         *backend,
                                           GraftBuffer          *grad_out,
                                           GraftBuffer          *indices,
                                           GraftBuffer          *grad_in,
+                                          GError              **error);
+
+/* graft-cpu-conv.c */
+gboolean _graft_cpu_conv2d               (GraftBackend         *backend,
+                                          const GraftConvPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *bias,
+                                          GraftBuffer          *y,
+                                          GError              **error);
+gboolean _graft_cpu_conv2d_backward      (GraftBackend         *backend,
+                                          const GraftConvPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *dy,
+                                          GraftBuffer          *dx,
+                                          GraftBuffer          *dweight,
+                                          GraftBuffer          *dbias,
                                           GError              **error);
 
 /* graft-cpu-norm.c */
