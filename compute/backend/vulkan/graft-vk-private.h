@@ -14,6 +14,7 @@
  *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *   graft-vk-pool.c       max, average and adaptive average pooling
+ *   graft-vk-conv.c       2-D convolution: implicit GEMM and depthwise kernels
  *   graft-vk-loss.c       softmax cross-entropy
  *   graft-vk-optim.c      SGD and AdamW steps, gradient-norm clipping
  *   graft-vk-norm.c       batch and layer normalisation
@@ -421,6 +422,16 @@ gboolean _graft_vk_pool2d_backward (GraftBackend         *backend,
                                     GraftBuffer          *grad_out,
                                     GraftBuffer          *indices,
                                     GraftBuffer          *grad_in,
+                                    GError              **error);
+
+/* ---- convolution (graft-vk-conv.c) -------------------------------------------- */
+
+gboolean _graft_vk_conv2d          (GraftBackend         *backend,
+                                    const GraftConvPlan  *plan,
+                                    GraftBuffer          *x,
+                                    GraftBuffer          *weight,
+                                    GraftBuffer          *bias,
+                                    GraftBuffer          *y,
                                     GError              **error);
 
 /* ---- normalisation (graft-vk-norm.c) ------------------------------------------- */
