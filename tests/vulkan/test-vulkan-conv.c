@@ -93,6 +93,9 @@ make_cases (void)
   set_params (&c, 1, 2, 1);   /* EfficientNet depthwise 5x5 */
   g_assert_true (make_case (&c, 2, 10, 12, 11, 10, 5, 5, 10, FALSE));
   g_array_append_val (cases, c);
+  set_params (&c, 1, 1, 1);   /* enough images and positions to slice the weight gradient */
+  g_assert_true (make_case (&c, 5, 4, 32, 32, 8, 3, 3, 1, TRUE));
+  g_array_append_val (cases, c);
   set_params (&c, 1, 2, 2);   /* grouped, dilated */
   g_assert_true (make_case (&c, 2, 8, 11, 13, 6, 3, 3, 2, TRUE));
   g_array_append_val (cases, c);
@@ -248,6 +251,12 @@ test_forward (void)
   run_cases (FALSE);
 }
 
+static void
+test_backward (void)
+{
+  run_cases (TRUE);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -255,6 +264,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/vulkan/conv/forward", test_forward);
+  g_test_add_func ("/vulkan/conv/backward", test_backward);
 
   return g_test_run ();
 }

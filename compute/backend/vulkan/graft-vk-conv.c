@@ -8,6 +8,14 @@
  *    Each invocation keeps a 4 x 4 block in registers and reads its operands directly,
  *    the layout gemm_cpu found best on CPU devices (lavapipe); on GPUs it is correct but
  *    not yet tiled through shared memory.
+ *  - conv_dx: the input gradient as an implicit GEMM over (output channel, tap), each
+ *    input gathering the outputs whose windows cover it: no atomics, a fixed order.
+ *  - conv_dweight: the weight gradient as an implicit GEMM reducing over images and
+ *    output positions. A long reduction onto a small weight is split by images into
+ *    slices written to a scratch buffer and added in slice order (conv_reduce), so the
+ *    result does not depend on scheduling. The scratch buffer is allocated per call and
+ *    released once the work has run; a later activation-memory plan will own it.
+ *  - conv_reduce: the bias gradient, and the sum of the slices.
  * Shapes are push constants; the group is the grid's z, row blocks its y, column blocks
  * its x (split into several dispatches past maxComputeWorkGroupCount[0]). */
 
@@ -68,11 +76,13 @@ check_ranges (GraftVkBackend  *self,
   return TRUE;
 }
 
-/* Launches push->m x push->ncols in BLOCK x BLOCK blocks for each group. */
+/* Launches push->m x push->ncols in BLOCK x BLOCK blocks for each of @layers (groups,
+ * or groups x slices). */
 static gboolean
 dispatch_gemm (GraftVkBackend   *self,
                GraftVkDispatch  *d,
                ConvPush         *push,
+               guint32           layers,
                GError          **error)
 {
   const guint32 *max = self->props.limits.maxComputeWorkGroupCount;
@@ -81,7 +91,7 @@ dispatch_gemm (GraftVkBackend   *self,
   guint64 groups_x = (col_blocks + wg - 1) / wg;
   guint64 groups_y = ((guint64) push->m + BLOCK - 1) / BLOCK;
 
-  if (groups_y > max[1] || push->groups > max[2])
+  if (groups_y > max[1] || layers > max[2])
     {
       g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
                    "conv2d: %u groups of %u channels need more workgroups than %s "
@@ -98,7 +108,7 @@ dispatch_gemm (GraftVkBackend   *self,
       push->col0 = (guint32) (x * wg);
       d->groups[0] = (guint32) MIN (groups_x - x, (guint64) max[0]);
       d->groups[1] = (guint32) groups_y;
-      d->groups[2] = push->groups;
+      d->groups[2] = layers;
       if (!_graft_vk_dispatch (self, d, error))
         return FALSE;
     }
@@ -129,5 +139,145 @@ _graft_vk_conv2d (GraftBackend         *backend,
   push.ncols = plan->n * plan->out_h * plan->out_w;
   push.k = plan->c_in / plan->groups * plan->kernel_h * plan->kernel_w;
   push.has_bias = bias != NULL;
-  return dispatch_gemm (self, &d, &push, error);
+  return dispatch_gemm (self, &d, &push, plan->groups, error);
+}
+
+/* The reduction length (images x output positions) each slice of the weight gradient
+ * aims for, and the number of blocks below which the weight is too small to keep the
+ * device busy without slicing. A slice holds whole images. */
+#define SLICE_POSITIONS   1024
+#define SLICE_MAX_BLOCKS  1024
+#define SLICE_MAX_BYTES   (64u << 20)
+
+static guint32
+images_per_slice (const GraftConvPlan *plan,
+                  guint64              blocks)
+{
+  guint64 ohw = (guint64) plan->out_h * plan->out_w;
+  guint64 per = MAX ((SLICE_POSITIONS + ohw - 1) / ohw, 1);
+  guint64 weight = (guint64) plan->c_out * (plan->c_in / plan->groups) * plan->kernel_h * plan->kernel_w;
+  guint64 slices;
+
+  if (blocks >= SLICE_MAX_BLOCKS || per >= plan->n)
+    return plan->n;
+  slices = (plan->n + per - 1) / per;
+  while (slices > 1 && slices * weight * sizeof (float) > SLICE_MAX_BYTES)
+    {
+      per *= 2;
+      slices = (plan->n + per - 1) / per;
+    }
+  return (guint32) per;
+}
+
+static gboolean
+weight_gradient (GraftVkBackend       *self,
+                 const GraftConvPlan  *plan,
+                 GraftBuffer          *x,
+                 GraftBuffer          *dy,
+                 GraftBuffer          *dweight,
+                 GError              **error)
+{
+  ConvPush push = make_push (plan);
+  guint32 og = plan->c_out / plan->groups;
+  guint32 cols = plan->c_in / plan->groups * plan->kernel_h * plan->kernel_w;
+  guint64 blocks = (guint64) ((og + BLOCK - 1) / BLOCK) * ((cols + BLOCK - 1) / BLOCK) * plan->groups;
+  guint32 per = images_per_slice (plan, blocks);
+  guint32 slices = (plan->n + per - 1) / per;
+  guint32 weight = plan->c_out * cols;
+  GraftBuffer *partial = NULL;
+  gboolean ok;
+  GraftVkDispatch d = {
+    .shader = "conv_dweight",
+    .n_bindings = 3,
+    .buffers = { dy, x, dweight },
+  };
+
+  push.m = og;
+  push.ncols = cols;
+  push.k = plan->n * plan->out_h * plan->out_w;
+  push.total = per;
+  if (slices > 1)
+    {
+      partial = _graft_vk_buffer_new (&self->parent, (gsize) slices * weight * sizeof (float), error);
+      if (partial == NULL)
+        return FALSE;
+      d.buffers[2] = partial;
+    }
+
+  ok = dispatch_gemm (self, &d, &push, plan->groups * slices, error);
+  if (ok && partial != NULL)
+    {
+      GraftVkDispatch r = {
+        .shader = "conv_reduce",
+        .n_bindings = 2,
+        .buffers = { partial, dweight },
+        .spec = { 0, 1 },
+        .n_spec = 2,
+        .push = &push,
+        .push_size = sizeof push,
+      };
+
+      push.n = slices;
+      push.total = weight;
+      ok = _graft_vk_dispatch_1d (self, &r, weight, 1, error);
+    }
+  if (partial != NULL)
+    _graft_vk_buffer_free (&self->parent, partial);   /* released after the work runs */
+  return ok;
+}
+
+gboolean
+_graft_vk_conv2d_backward (GraftBackend         *backend,
+                           const GraftConvPlan  *plan,
+                           GraftBuffer          *x,
+                           GraftBuffer          *weight,
+                           GraftBuffer          *dy,
+                           GraftBuffer          *dx,
+                           GraftBuffer          *dweight,
+                           GraftBuffer          *dbias,
+                           GError              **error)
+{
+  GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
+  GraftBuffer *all[] = { x, weight, dy, dx, dweight, dbias };
+
+  if (!check_ranges (self, all, G_N_ELEMENTS (all), error))
+    return FALSE;
+
+  if (dbias != NULL)
+    {
+      ConvPush push = make_push (plan);
+      GraftVkDispatch d = {
+        .shader = "conv_reduce",
+        .n_bindings = 2,
+        .buffers = { dy, dbias },
+        .spec = { 0, 0 },
+        .n_spec = 2,
+        .push = &push,
+        .push_size = sizeof push,
+      };
+
+      push.total = plan->c_out;
+      if (!_graft_vk_dispatch_1d (self, &d, plan->c_out, 1, error))
+        return FALSE;
+    }
+
+  if (dx != NULL)
+    {
+      ConvPush push = make_push (plan);
+      GraftVkDispatch d = {
+        .shader = "conv_dx",
+        .n_bindings = 3,
+        .buffers = { weight, dy, dx },
+      };
+
+      push.m = plan->c_in / plan->groups;
+      push.ncols = plan->n * plan->in_h * plan->in_w;
+      push.k = plan->c_out / plan->groups * plan->kernel_h * plan->kernel_w;
+      if (!dispatch_gemm (self, &d, &push, plan->groups, error))
+        return FALSE;
+    }
+
+  if (dweight != NULL && !weight_gradient (self, plan, x, dy, dweight, error))
+    return FALSE;
+  return TRUE;
 }

@@ -24,6 +24,7 @@ static const GraftBackendOps vk_ops = {
   .pool2d       = _graft_vk_pool2d,
   .pool2d_backward = _graft_vk_pool2d_backward,
   .conv2d       = _graft_vk_conv2d,
+  .conv2d_backward = _graft_vk_conv2d_backward,
   .cross_entropy = _graft_vk_cross_entropy,
   .optim_step   = _graft_vk_optim_step,
   .sum_squares  = _graft_vk_sum_squares,

@@ -433,6 +433,15 @@ gboolean _graft_vk_conv2d          (GraftBackend         *backend,
                                     GraftBuffer          *bias,
                                     GraftBuffer          *y,
                                     GError              **error);
+gboolean _graft_vk_conv2d_backward (GraftBackend         *backend,
+                                    const GraftConvPlan  *plan,
+                                    GraftBuffer          *x,
+                                    GraftBuffer          *weight,
+                                    GraftBuffer          *dy,
+                                    GraftBuffer          *dx,
+                                    GraftBuffer          *dweight,
+                                    GraftBuffer          *dbias,
+                                    GError              **error);
 
 /* ---- normalisation (graft-vk-norm.c) ------------------------------------------- */
 
