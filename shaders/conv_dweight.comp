@@ -26,8 +26,8 @@ void main()
   uint taps = p.kernel_h * p.kernel_w;
   uint og = p.m;
   uint cg = p.c_in / p.groups;
-  uint img0 = slice * p.total;                 // p.total: images per slice
-  uint img1 = min(img0 + p.total, p.n);
+  uint img0 = slice * p.images;
+  uint img1 = min(img0 + p.images, p.n);
 
   uvec4 j = min(uvec4(j0) + uvec4(0, 1, 2, 3), uvec4(p.ncols - 1u));
   uvec4 ci = j / taps;

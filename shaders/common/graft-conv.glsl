@@ -19,6 +19,7 @@ layout(push_constant) uniform Params {
   uint col0;           // first column block of this dispatch
   uint has_bias;
   uint total;          // direct kernels: invocations needed
+  uint images;         // weight gradients: images per slice
 } p;
 
 #define GRAFT_CONV_FMA(a, b) \

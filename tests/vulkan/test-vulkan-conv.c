@@ -96,6 +96,9 @@ make_cases (void)
   set_params (&c, 1, 1, 1);   /* enough images and positions to slice the weight gradient */
   g_assert_true (make_case (&c, 5, 4, 32, 32, 8, 3, 3, 1, TRUE));
   g_array_append_val (cases, c);
+  set_params (&c, 1, 1, 1);   /* ... and a depthwise one */
+  g_assert_true (make_case (&c, 4, 8, 32, 32, 8, 3, 3, 8, FALSE));
+  g_array_append_val (cases, c);
   set_params (&c, 1, 2, 2);   /* grouped, dilated */
   g_assert_true (make_case (&c, 2, 8, 11, 13, 6, 3, 3, 2, TRUE));
   g_array_append_val (cases, c);

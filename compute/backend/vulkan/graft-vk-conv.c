@@ -15,6 +15,9 @@
  *    slices written to a scratch buffer and added in slice order (conv_reduce), so the
  *    result does not depend on scheduling. The scratch buffer is allocated per call and
  *    released once the work has run; a later activation-memory plan will own it.
+ *  - conv_depthwise: depthwise convolution (one channel per group) forward, input and
+ *    weight gradients by direct loops, one invocation per value, since an implicit GEMM
+ *    would have one row per group; its weight gradient is sliced the same way.
  *  - conv_reduce: the bias gradient, and the sum of the slices.
  * Shapes are push constants; the group is the grid's z, row blocks its y, column blocks
  * its x (split into several dispatches past maxComputeWorkGroupCount[0]). */
@@ -33,6 +36,7 @@ typedef struct {
   guint32 col0;
   guint32 has_bias;
   guint32 total;
+  guint32 images;
 } ConvPush;
 
 G_STATIC_ASSERT (sizeof (ConvPush) <= GRAFT_VK_MAX_PUSH);
@@ -115,6 +119,35 @@ dispatch_gemm (GraftVkBackend   *self,
   return TRUE;
 }
 
+/* conv_depthwise in @mode over @total invocations, binding a, b, bias and out. */
+static gboolean
+depthwise (GraftVkBackend       *self,
+           const GraftConvPlan  *plan,
+           guint32               mode,
+           GraftBuffer          *a,
+           GraftBuffer          *b,
+           GraftBuffer          *bias,
+           GraftBuffer          *out,
+           guint32               total,
+           GError              **error)
+{
+  ConvPush push = make_push (plan);
+  GraftVkDispatch d = {
+    .shader = "conv_depthwise",
+    .n_bindings = 4,
+    .buffers = { a, b, bias, out },
+    .spec = { 0, mode },
+    .n_spec = 2,
+    .push = &push,
+    .push_size = sizeof push,
+  };
+
+  push.has_bias = bias != NULL;
+  push.total = total;
+  push.images = plan->n;
+  return _graft_vk_dispatch_1d (self, &d, total, 1, error);
+}
+
 gboolean
 _graft_vk_conv2d (GraftBackend         *backend,
                   const GraftConvPlan  *plan,
@@ -135,10 +168,13 @@ _graft_vk_conv2d (GraftBackend         *backend,
   if (!check_ranges (self, d.buffers, 4, error))
     return FALSE;
 
+  push.has_bias = bias != NULL;
+  if (_graft_conv_plan_is_depthwise (plan))
+    return depthwise (self, plan, 0, x, weight, bias, y, plan->n * plan->c_out * plan->out_h * plan->out_w, error);
+
   push.m = plan->c_out / plan->groups;
   push.ncols = plan->n * plan->out_h * plan->out_w;
   push.k = plan->c_in / plan->groups * plan->kernel_h * plan->kernel_w;
-  push.has_bias = bias != NULL;
   return dispatch_gemm (self, &d, &push, plan->groups, error);
 }
 
@@ -178,39 +214,62 @@ weight_gradient (GraftVkBackend       *self,
                  GError              **error)
 {
   ConvPush push = make_push (plan);
+  gboolean dw = _graft_conv_plan_is_depthwise (plan);
   guint32 og = plan->c_out / plan->groups;
   guint32 cols = plan->c_in / plan->groups * plan->kernel_h * plan->kernel_w;
-  guint64 blocks = (guint64) ((og + BLOCK - 1) / BLOCK) * ((cols + BLOCK - 1) / BLOCK) * plan->groups;
+  guint32 weight = plan->c_out * cols;
+  /* Values per implicit-GEMM invocation: BLOCK x BLOCK; per depthwise one: 1. */
+  guint64 blocks = dw ? (weight + BLOCK * BLOCK - 1) / (BLOCK * BLOCK)
+                      : (guint64) ((og + BLOCK - 1) / BLOCK) * ((cols + BLOCK - 1) / BLOCK) * plan->groups;
   guint32 per = images_per_slice (plan, blocks);
   guint32 slices = (plan->n + per - 1) / per;
-  guint32 weight = plan->c_out * cols;
-  GraftBuffer *partial = NULL;
+  GraftBuffer *target = dweight;
   gboolean ok;
-  GraftVkDispatch d = {
-    .shader = "conv_dweight",
-    .n_bindings = 3,
-    .buffers = { dy, x, dweight },
-  };
 
-  push.m = og;
-  push.ncols = cols;
-  push.k = plan->n * plan->out_h * plan->out_w;
-  push.total = per;
   if (slices > 1)
     {
-      partial = _graft_vk_buffer_new (&self->parent, (gsize) slices * weight * sizeof (float), error);
-      if (partial == NULL)
+      target = _graft_vk_buffer_new (&self->parent, (gsize) slices * weight * sizeof (float), error);
+      if (target == NULL)
         return FALSE;
-      d.buffers[2] = partial;
     }
 
-  ok = dispatch_gemm (self, &d, &push, plan->groups * slices, error);
-  if (ok && partial != NULL)
+  if (dw)
+    {
+      GraftVkDispatch d = {
+        .shader = "conv_depthwise",
+        .n_bindings = 4,
+        .buffers = { dy, x, NULL, target },
+        .spec = { 0, 2 },
+        .n_spec = 2,
+        .push = &push,
+        .push_size = sizeof push,
+      };
+
+      push.total = slices * weight;
+      push.images = per;
+      ok = _graft_vk_dispatch_1d (self, &d, push.total, 1, error);
+    }
+  else
+    {
+      GraftVkDispatch d = {
+        .shader = "conv_dweight",
+        .n_bindings = 3,
+        .buffers = { dy, x, target },
+      };
+
+      push.m = og;
+      push.ncols = cols;
+      push.k = plan->n * plan->out_h * plan->out_w;
+      push.images = per;
+      ok = dispatch_gemm (self, &d, &push, plan->groups * slices, error);
+    }
+
+  if (ok && slices > 1)
     {
       GraftVkDispatch r = {
         .shader = "conv_reduce",
         .n_bindings = 2,
-        .buffers = { partial, dweight },
+        .buffers = { target, dweight },
         .spec = { 0, 1 },
         .n_spec = 2,
         .push = &push,
@@ -221,8 +280,8 @@ weight_gradient (GraftVkBackend       *self,
       push.total = weight;
       ok = _graft_vk_dispatch_1d (self, &r, weight, 1, error);
     }
-  if (partial != NULL)
-    _graft_vk_buffer_free (&self->parent, partial);   /* released after the work runs */
+  if (target != dweight)
+    _graft_vk_buffer_free (&self->parent, target);   /* released after the work runs */
   return ok;
 }
 
@@ -261,7 +320,13 @@ _graft_vk_conv2d_backward (GraftBackend         *backend,
         return FALSE;
     }
 
-  if (dx != NULL)
+  if (dx != NULL && _graft_conv_plan_is_depthwise (plan))
+    {
+      if (!depthwise (self, plan, 1, dy, weight, NULL, dx,
+                      plan->n * plan->c_in * plan->in_h * plan->in_w, error))
+        return FALSE;
+    }
+  else if (dx != NULL)
     {
       ConvPush push = make_push (plan);
       GraftVkDispatch d = {
