@@ -153,6 +153,34 @@ def optimizer_cases(out):
             out[f"optim.{name}.param{step}"] = p.detach().clone()
 
 
+# name -> (input shape, weight shape, stride, padding, dilation, groups, bias);
+# test-reference-ops.c holds the same parameters.
+CONV_CASES = {
+    "stem_7x7_s2": ((2, 3, 23, 19), (8, 3, 7, 7), 2, 3, 1, 1, False),
+    "3x3_bias": ((2, 5, 9, 11), (7, 5, 3, 3), 1, 1, 1, 1, True),
+    "1x1_s2": ((1, 6, 8, 8), (4, 6, 1, 1), 2, 0, 1, 1, False),
+    "grouped_dilated": ((2, 4, 10, 9), (6, 2, 3, 3), 1, 2, 2, 2, True),
+    "depthwise_s2": ((2, 6, 11, 11), (6, 1, 3, 3), 2, 1, 1, 6, False),
+}
+
+
+def conv_cases(out):
+    for name, (xs, ws, stride, pad, dil, groups, with_bias) in CONV_CASES.items():
+        x = torch.randn(*xs, requires_grad=True)
+        w = (torch.randn(*ws) * 0.3).requires_grad_(True)
+        b = torch.randn(ws[0], requires_grad=True) if with_bias else None
+        y = F.conv2d(x, w, b, stride=stride, padding=pad, dilation=dil, groups=groups)
+        dy = torch.randn_like(y)
+        inputs = (x, w, b) if with_bias else (x, w)
+        grads = torch.autograd.grad(y, inputs, dy)
+        values = [("x", x), ("weight", w), ("y", y), ("dy", dy), ("dx", grads[0]),
+                  ("dweight", grads[1])]
+        if with_bias:
+            values += [("bias", b), ("dbias", grads[2])]
+        for key, value in values:
+            out[f"conv.{name}.{key}"] = value.detach()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -160,6 +188,7 @@ def main():
     activation_cases(out)
     linear_cases(out)
     pool_cases(out)
+    conv_cases(out)
     norm_cases(out)
     cross_entropy_cases(out)
     optimizer_cases(out)

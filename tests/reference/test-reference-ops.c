@@ -475,6 +475,75 @@ test_optimizers (void)
       }
 }
 
+/* Convolutions sum up to 147 products (3·7·7) per output and up to N·OH·OW = 242
+ * per weight gradient, in another order than PyTorch: ~sqrt(K)·2^-24 relative. A wrong
+ * padding, stride, dilation or group mapping moves whole rows: errors near 1. */
+#define CONV_TOLERANCE 1e-5
+
+/* The same cases as CONV_CASES in gen_ops.py. */
+static const struct {
+  const char *name;
+  guint       stride, pad, dilation, groups;
+  gboolean    bias;
+} convs[] = {
+  { "stem_7x7_s2", 2, 3, 1, 1, FALSE },
+  { "3x3_bias", 1, 1, 1, 1, TRUE },
+  { "1x1_s2", 2, 0, 1, 1, FALSE },
+  { "grouped_dilated", 1, 2, 2, 2, TRUE },
+  { "depthwise_s2", 2, 1, 1, 6, FALSE },
+};
+
+static void
+test_conv (void)
+{
+  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
+  g_autoptr(GPtrArray) backends = NULL;
+
+  if (ref == NULL)
+    return;
+  backends = graft_reference_backends ();
+
+  for (guint b = 0; b < backends->len; b++)
+    for (guint c = 0; c < G_N_ELEMENTS (convs); c++)
+      {
+        GraftBackend *backend = g_ptr_array_index (backends, b);
+        const char *name = graft_backend_get_info (backend)->name;
+        g_autoptr(GError) error = NULL;
+#define KEY(what) g_strdup_printf ("conv.%s." what, convs[c].name)
+        g_autofree char *kx = KEY ("x"), *kw = KEY ("weight"), *kb = KEY ("bias");
+        g_autofree char *ky = KEY ("y"), *kdy = KEY ("dy"), *kdx = KEY ("dx");
+        g_autofree char *kdw = KEY ("dweight"), *kdb = KEY ("dbias");
+#undef KEY
+        g_autoptr(GraftTensor) x = load (ref, backend, kx);
+        g_autoptr(GraftTensor) w = load (ref, backend, kw);
+        g_autoptr(GraftTensor) bias = convs[c].bias ? load (ref, backend, kb) : NULL;
+        g_autoptr(GraftTensor) dy = load (ref, backend, kdy);
+        g_autoptr(GraftTensor) y = empty_like (dy);
+        g_autoptr(GraftTensor) dx = empty_like (x);
+        g_autoptr(GraftTensor) dw = empty_like (w);
+        g_autoptr(GraftTensor) db = convs[c].bias ? empty_like (bias) : NULL;
+        GraftConv2dParams params;
+
+        graft_conv2d_params_init (&params);
+        params.stride_h = params.stride_w = convs[c].stride;
+        params.pad_h = params.pad_w = convs[c].pad;
+        params.dilation_h = params.dilation_w = convs[c].dilation;
+        params.groups = convs[c].groups;
+
+        if (!graft_op_conv2d (x, w, bias, &params, y, &error) ||
+            !graft_op_conv2d_backward (x, w, dy, &params, dx, dw, db, &error))
+          {
+            g_test_fail_printf ("conv %s on %s: %s", convs[c].name, name, error->message);
+            continue;
+          }
+        expect_close (ref, y, ky, CONV_TOLERANCE, name);
+        expect_close (ref, dx, kdx, CONV_TOLERANCE, name);
+        expect_close (ref, dw, kdw, CONV_TOLERANCE, name);
+        if (db != NULL)
+          expect_close (ref, db, kdb, CONV_TOLERANCE, name);
+      }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -484,6 +553,7 @@ main (int    argc,
   g_test_add_func ("/reference/linear", test_linear);
   g_test_add_func ("/reference/activations", test_activations);
   g_test_add_func ("/reference/pooling", test_pooling);
+  g_test_add_func ("/reference/conv2d", test_conv);
   g_test_add_func ("/reference/batch-norm", test_batch_norm);
   g_test_add_func ("/reference/layer-norm", test_layer_norm);
   g_test_add_func ("/reference/cross-entropy", test_cross_entropy);
