@@ -4,77 +4,8 @@
 // group's (output channel, kernel row, kernel column) taps. A tap contributes where the
 // input position minus the tap's offset is a whole number of strides inside the output;
 // the gradient is gathered, never scattered, so no atomics and a fixed order.
+// Operands are read from storage buffers; conv_dx_texel reads them as texel buffers.
 #version 450
 #include "graft-common.glsl"
 #include "graft-conv.glsl"
-
-layout(std430, set = 0, binding = 0) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 1) readonly buffer DY { float dy[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer DX { float dx[]; };
-
-void main()
-{
-  uint g = gl_WorkGroupID.z;
-  uint r0 = gl_WorkGroupID.y * 4u;
-  uint j0 = (p.col0 + gl_GlobalInvocationID.x) * 4u;
-  if (j0 >= p.ncols)
-    return;
-
-  uint ohw = p.out_h * p.out_w, hw = p.in_h * p.in_w;
-  uint taps = p.kernel_h * p.kernel_w;
-  uint og = p.c_out / p.groups;
-  uint cg = p.m;
-
-  uvec4 j = min(uvec4(j0) + uvec4(0, 1, 2, 3), uvec4(p.ncols - 1u));
-  uvec4 img = j / hw;
-  uvec4 pos = j - img * hw;
-  uvec4 ih = pos / p.in_w;
-  uvec4 iw = pos - ih * p.in_w;
-  ivec4 th0 = ivec4(ih) + int(p.pad_h);
-  ivec4 tw0 = ivec4(iw) + int(p.pad_w);
-  uvec4 dyb = (img * p.c_out + g * og) * ohw;
-
-  uvec4 r = min(uvec4(r0) + uvec4(0, 1, 2, 3), uvec4(cg - 1u));
-  uvec4 wb = (g * og * cg + r) * taps;
-
-  vec4 acc0 = vec4(0.0), acc1 = vec4(0.0), acc2 = vec4(0.0), acc3 = vec4(0.0);
-  for (uint co = 0u; co < og; co++)
-    {
-      uint wc = co * cg * taps;
-      uint dyc = co * ohw;
-      for (uint ki = 0u; ki < p.kernel_h; ki++)
-        {
-          ivec4 th = th0 - int(ki * p.dilation_h);
-          uvec4 uth = uvec4(max(th, ivec4(0)));
-          uvec4 oh = uth / p.stride_h;
-          uvec4 okh = uvec4(greaterThanEqual(th, ivec4(0))) & uvec4(equal(oh * p.stride_h, uth)) &
-                      uvec4(lessThan(oh, uvec4(p.out_h)));
-          for (uint kj = 0u; kj < p.kernel_w; kj++)
-            {
-              ivec4 tw = tw0 - int(kj * p.dilation_w);
-              uvec4 utw = uvec4(max(tw, ivec4(0)));
-              uvec4 ow = utw / p.stride_w;
-              bvec4 ok = bvec4(okh & uvec4(greaterThanEqual(tw, ivec4(0))) &
-                               uvec4(equal(ow * p.stride_w, utw)) & uvec4(lessThan(ow, uvec4(p.out_w))));
-              uvec4 idx = dyb + dyc + min(oh, uvec4(p.out_h - 1u)) * p.out_w + min(ow, uvec4(p.out_w - 1u));
-              vec4 b = vec4(ok.x ? dy[idx.x] : 0.0, ok.y ? dy[idx.y] : 0.0,
-                            ok.z ? dy[idx.z] : 0.0, ok.w ? dy[idx.w] : 0.0);
-              uint t = wc + ki * p.kernel_w + kj;
-              vec4 a = vec4(w[wb.x + t], w[wb.y + t], w[wb.z + t], w[wb.w + t]);
-              GRAFT_CONV_FMA(a, b)
-            }
-        }
-    }
-
-  uvec4 xb = img * p.c_in * hw + pos;
-  [[unroll]] for (uint i = 0u; i < 4u; i++)
-    {
-      if (r0 + i >= cg)
-        break;
-      uint ci = g * cg + r0 + i;
-      vec4 v = i == 0u ? acc0 : i == 1u ? acc1 : i == 2u ? acc2 : acc3;
-      [[unroll]] for (uint c = 0u; c < 4u; c++)
-        if (j0 + c < p.ncols)
-          dx[xb[c] + ci * hw] = v[c];
-    }
-}
+#include "graft-conv-dx.glsl"

@@ -25,3 +25,18 @@ layout(push_constant) uniform Params {
 #define GRAFT_CONV_FMA(a, b) \
   acc0 = fma(vec4(a.x), b, acc0); acc1 = fma(vec4(a.y), b, acc1); \
   acc2 = fma(vec4(a.z), b, acc2); acc3 = fma(vec4(a.w), b, acc3);
+
+// An implicit GEMM's two input operands (bindings 0 and 1): storage buffers, or with
+// GRAFT_CONV_TEXEL uniform texel buffers. GRAFT_CONV_LOAD4 reads four elements; callers
+// keep every index inside the buffer and select zeros for taps in the padding.
+#ifdef GRAFT_CONV_TEXEL
+#define GRAFT_CONV_OPERAND(b, Block, name) \
+  layout(set = 0, binding = b) uniform samplerBuffer name##_texels;
+#define GRAFT_CONV_AT(name, i) texelFetch(name##_texels, int(i)).x
+#else
+#define GRAFT_CONV_OPERAND(b, Block, name) \
+  layout(std430, set = 0, binding = b) readonly buffer Block { float name[]; };
+#define GRAFT_CONV_AT(name, i) name[i]
+#endif
+#define GRAFT_CONV_LOAD4(name, idx) vec4(GRAFT_CONV_AT(name, (idx).x), GRAFT_CONV_AT(name, (idx).y), \
+                                         GRAFT_CONV_AT(name, (idx).z), GRAFT_CONV_AT(name, (idx).w))

@@ -226,8 +226,11 @@ check_case (GraftBackend *vk,
   operands_clear (&r);
 }
 
+/* @kernel picks the implicit GEMMs' variant as it picks GEMM's: texel-buffer operands
+ * (CPU) or storage-buffer ones (TILED, what GPUs run); both are checked on any device. */
 static void
-run_cases (gboolean backward)
+run_cases (gboolean           backward,
+           GraftVkGemmKernel  kernel)
 {
   g_autofree char *reason = NULL;
   g_autoptr(GError) error = NULL;
@@ -243,6 +246,7 @@ run_cases (gboolean backward)
     }
   g_assert_no_error (error);
 
+  _graft_vk_backend_set_gemm_kernel (vk, kernel);
   cases = make_cases ();
   for (guint i = 0; i < cases->len; i++)
     check_case (vk, cpu, rand, &g_array_index (cases, Case, i), backward);
@@ -251,13 +255,15 @@ run_cases (gboolean backward)
 static void
 test_forward (void)
 {
-  run_cases (FALSE);
+  run_cases (FALSE, GRAFT_VK_GEMM_CPU);
+  run_cases (FALSE, GRAFT_VK_GEMM_TILED);
 }
 
 static void
 test_backward (void)
 {
-  run_cases (TRUE);
+  run_cases (TRUE, GRAFT_VK_GEMM_CPU);
+  run_cases (TRUE, GRAFT_VK_GEMM_TILED);
 }
 
 int

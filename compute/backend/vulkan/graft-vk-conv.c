@@ -80,6 +80,29 @@ check_ranges (GraftVkBackend  *self,
   return TRUE;
 }
 
+/* Where GEMM uses gemm_cpu (CPU devices such as lavapipe, or GRAFT_VK_GEMM=cpu), the
+ * implicit GEMMs read their two input operands through texel buffers, one gather per
+ * fetch instead of a loop over the lanes: twice as fast for a ResNet 3x3 layer on
+ * lavapipe. Elsewhere, and for operands past the texel limit, storage buffers. */
+static void
+use_texels (GraftVkBackend   *self,
+            GraftVkDispatch  *d,
+            const char       *texel_shader)
+{
+  guint32 max = self->props.limits.maxTexelBufferElements;
+  GraftVkGemmKernel kernel = self->gemm_kernel;
+
+  if (kernel == GRAFT_VK_GEMM_AUTO)
+    kernel = self->parent.info->type == GRAFT_DEVICE_TYPE_CPU ? GRAFT_VK_GEMM_CPU : GRAFT_VK_GEMM_TILED;
+  if (kernel != GRAFT_VK_GEMM_CPU)
+    return;
+  for (guint i = 0; i < 2; i++)
+    if (d->buffers[i]->size / sizeof (float) > max)
+      return;
+  d->shader = texel_shader;
+  d->texel_mask = 0x3;
+}
+
 /* Launches push->m x push->ncols in BLOCK x BLOCK blocks for each of @layers (groups,
  * or groups x slices). */
 static gboolean
@@ -175,6 +198,7 @@ _graft_vk_conv2d (GraftBackend         *backend,
   push.m = plan->c_out / plan->groups;
   push.ncols = plan->n * plan->out_h * plan->out_w;
   push.k = plan->c_in / plan->groups * plan->kernel_h * plan->kernel_w;
+  use_texels (self, &d, "conv_forward_texel");
   return dispatch_gemm (self, &d, &push, plan->groups, error);
 }
 
@@ -261,6 +285,7 @@ weight_gradient (GraftVkBackend       *self,
       push.ncols = cols;
       push.k = plan->n * plan->out_h * plan->out_w;
       push.images = per;
+      use_texels (self, &d, "conv_dweight_texel");
       ok = dispatch_gemm (self, &d, &push, plan->groups * slices, error);
     }
 
@@ -338,6 +363,7 @@ _graft_vk_conv2d_backward (GraftBackend         *backend,
       push.m = plan->c_in / plan->groups;
       push.ncols = plan->n * plan->in_h * plan->in_w;
       push.k = plan->c_out / plan->groups * plan->kernel_h * plan->kernel_w;
+      use_texels (self, &d, "conv_dx_texel");
       if (!dispatch_gemm (self, &d, &push, plan->groups, error))
         return FALSE;
     }
