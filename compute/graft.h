@@ -8,6 +8,7 @@
 #include "tensor/graft-tensor.h"
 #include "tensor/graft-ops.h"
 #include "tensor/graft-ops-pool.h"
+#include "tensor/graft-ops-shape.h"
 #include "tensor/graft-ops-conv.h"
 #include "tensor/graft-ops-norm.h"
 #include "tensor/graft-ops-loss.h"

@@ -162,6 +162,63 @@ typedef struct {
   float    step_size, bias2_sqrt; /* AdamW */
 } GraftOptimPlan;
 
+/* Shape ops (graft-ops-shape.h).
+ *  - Copy: for o < outer, dst[o * dst_stride + dst_offset + i] = src[o * src_stride +
+ *    src_offset + i], i < block. Channel concatenation copies each input's [N, Ca * HW]
+ *    block into the output at its channel offset; its backward pass copies it back.
+ *  - Nearest upsampling by an integer scale over planes of in_h x in_w values: output
+ *    (h, w) of a plane is input (h / scale, w / scale). Backward: input (h, w) gets the
+ *    float sum of its scale x scale block, rows then columns ascending.
+ *  - Dropout: with key = graft_dropout_key (seed), element i is kept when
+ *    graft_dropout_hash (i, key) >> 8 >= threshold, and then y[i] = x[i] * scale,
+ *    otherwise y[i] = 0. The front end works out threshold = ceil (p * 2^24) and
+ *    scale = 1 / (1 - p) (0 when p = 1). Integer compare, one float product: backends
+ *    agree bit for bit. */
+typedef struct {
+  guint32 outer, block;
+  guint32 src_stride, src_offset;
+  guint32 dst_stride, dst_offset;
+} GraftCopyPlan;
+
+typedef struct {
+  guint32 planes;
+  guint32 in_h, in_w;
+  guint32 scale;
+} GraftUpsamplePlan;
+
+typedef struct {
+  guint32 n;
+  guint32 key;
+  guint32 threshold;
+  float   scale;
+} GraftDropoutPlan;
+
+/* The dropout hash: lowbias32 (a 32-bit integer mixer by C. Wellons) applied twice. The
+ * GLSL copy in shaders/common/graft-dropout.glsl must stay identical. */
+static inline guint32
+_graft_dropout_mix (guint32 x)
+{
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+static inline guint32
+_graft_dropout_key (guint64 seed)
+{
+  return _graft_dropout_mix ((guint32) seed ^ _graft_dropout_mix ((guint32) (seed >> 32) ^ 0x9e3779b9u));
+}
+
+static inline guint32
+_graft_dropout_hash (guint32 index,
+                     guint32 key)
+{
+  return _graft_dropout_mix (_graft_dropout_mix (index ^ key) + key);
+}
+
 typedef struct {
   /* Releases every resource and frees @self; self->info is freed by the caller. */
   void         (*destroy)      (GraftBackend *self);
@@ -267,6 +324,19 @@ typedef struct {
   /* x[i] *= min (1, max_norm / (norm[0] + 1e-6)) for i < n, norm read on the device. */
   gboolean     (*clip_scale)   (GraftBackend *self, GraftBuffer *norm, float max_norm,
                                 GraftBuffer *x, guint32 n, GError **error);
+
+  /* Shape ops (see GraftCopyPlan and the next plans). A backend without them leaves
+   * them NULL. dst, out and y alias no operand. copy writes only the copied values. */
+  gboolean     (*copy_strided) (GraftBackend *self, const GraftCopyPlan *plan,
+                                GraftBuffer *src, GraftBuffer *dst, GError **error);
+  gboolean     (*upsample_nearest) (GraftBackend *self, const GraftUpsamplePlan *plan,
+                                    GraftBuffer *x, GraftBuffer *out, GError **error);
+  gboolean     (*upsample_nearest_backward) (GraftBackend *self,
+                                             const GraftUpsamplePlan *plan,
+                                             GraftBuffer *grad_out, GraftBuffer *grad_in,
+                                             GError **error);
+  gboolean     (*dropout)      (GraftBackend *self, const GraftDropoutPlan *plan,
+                                GraftBuffer *x, GraftBuffer *y, GError **error);
 
   gboolean     (*synchronize)  (GraftBackend *self, GError **error);
 } GraftBackendOps;

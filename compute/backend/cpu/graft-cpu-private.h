@@ -6,6 +6,7 @@
  *   graft-cpu-backend.c     buffers, the worker threads, fill, scale, binary, GEMM
  *   graft-cpu-activation.c  activation functions, forward and backward
  *   graft-cpu-pool.c        max, average and adaptive average pooling
+ *   graft-cpu-shape.c       strided copies (concatenation), nearest upsampling, dropout
  *   graft-cpu-conv.c        2-D convolution, im2col + GEMM, depthwise direct loops
  *   graft-cpu-norm.c        batch and layer normalisation
  *   graft-cpu-loss.c        softmax cross-entropy
@@ -61,6 +62,28 @@ gboolean _graft_cpu_pool2d_backward      (GraftBackend         *backend,
                                           GraftBuffer          *indices,
                                           GraftBuffer          *grad_in,
                                           GError              **error);
+
+/* graft-cpu-shape.c */
+gboolean _graft_cpu_copy_strided         (GraftBackend             *backend,
+                                          const GraftCopyPlan      *plan,
+                                          GraftBuffer              *src,
+                                          GraftBuffer              *dst,
+                                          GError                  **error);
+gboolean _graft_cpu_upsample_nearest     (GraftBackend             *backend,
+                                          const GraftUpsamplePlan  *plan,
+                                          GraftBuffer              *x,
+                                          GraftBuffer              *out,
+                                          GError                  **error);
+gboolean _graft_cpu_upsample_nearest_backward (GraftBackend             *backend,
+                                               const GraftUpsamplePlan  *plan,
+                                               GraftBuffer              *grad_out,
+                                               GraftBuffer              *grad_in,
+                                               GError                  **error);
+gboolean _graft_cpu_dropout              (GraftBackend             *backend,
+                                          const GraftDropoutPlan   *plan,
+                                          GraftBuffer              *x,
+                                          GraftBuffer              *y,
+                                          GError                  **error);
 
 /* graft-cpu-conv.c */
 gboolean _graft_cpu_conv2d               (GraftBackend         *backend,
