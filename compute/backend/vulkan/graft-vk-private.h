@@ -14,6 +14,7 @@
  *   graft-vk-activation.c activation functions, forward and backward
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *   graft-vk-pool.c       max, average and adaptive average pooling
+ *   graft-vk-shape.c      strided copies (concatenation), nearest upsampling, dropout
  *   graft-vk-conv.c       2-D convolution: implicit GEMM and depthwise kernels
  *   graft-vk-loss.c       softmax cross-entropy
  *   graft-vk-optim.c      SGD and AdamW steps, gradient-norm clipping
@@ -408,6 +409,29 @@ gboolean _graft_vk_gemm   (GraftBackend           *backend,
                            GraftBuffer            *bias,
                            GraftBuffer            *c,
                            GError                **error);
+
+/* ---- shape ops (graft-vk-shape.c) ---------------------------------------------- */
+
+gboolean _graft_vk_copy_strided     (GraftBackend             *backend,
+                                     const GraftCopyPlan      *plan,
+                                     GraftBuffer              *src,
+                                     GraftBuffer              *dst,
+                                     GError                  **error);
+gboolean _graft_vk_upsample_nearest (GraftBackend             *backend,
+                                     const GraftUpsamplePlan  *plan,
+                                     GraftBuffer              *x,
+                                     GraftBuffer              *out,
+                                     GError                  **error);
+gboolean _graft_vk_upsample_nearest_backward (GraftBackend             *backend,
+                                              const GraftUpsamplePlan  *plan,
+                                              GraftBuffer              *grad_out,
+                                              GraftBuffer              *grad_in,
+                                              GError                  **error);
+gboolean _graft_vk_dropout          (GraftBackend             *backend,
+                                     const GraftDropoutPlan   *plan,
+                                     GraftBuffer              *x,
+                                     GraftBuffer              *y,
+                                     GError                  **error);
 
 /* ---- pooling (graft-vk-pool.c) ------------------------------------------------- */
 
