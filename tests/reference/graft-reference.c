@@ -14,8 +14,18 @@ require_torch (void)
   return g_strcmp0 (g_getenv ("GRAFT_TEST_REQUIRE_TORCH"), "1") == 0;
 }
 
+void
+graft_reference_unavailable (const char *why)
+{
+  if (require_torch ())
+    g_test_fail_printf ("%s (GRAFT_TEST_REQUIRE_TORCH=1)", why);
+  else
+    g_test_skip (why);
+}
+
 GraftSafetensors *
-graft_reference_generate (const char *script)
+graft_reference_generate (const char  *script,
+                          char       **why)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("graft-reference-XXXXXX", &error);
@@ -35,14 +45,10 @@ graft_reference_generate (const char *script)
                      NULL, &stderr_text, &status, &error) ||
       !g_spawn_check_wait_status (status, NULL))
     {
-      g_autofree char *why = g_strdup_printf ("%s could not run (PyTorch missing? install python3-torch): %s",
-                                              script, error != NULL ? error->message
-                                                                    : (stderr_text != NULL ? stderr_text : ""));
+      *why = g_strdup_printf ("%s could not run (PyTorch missing? install python3-torch): %s",
+                              script, error != NULL ? error->message
+                                                    : (stderr_text != NULL ? stderr_text : ""));
       g_rmdir (dir);
-      if (require_torch ())
-        g_test_fail_printf ("%s (GRAFT_TEST_REQUIRE_TORCH=1)", why);
-      else
-        g_test_skip (why);
       return NULL;
     }
 

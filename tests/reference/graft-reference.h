@@ -7,9 +7,11 @@
 #include "graft.h"
 
 /* Runs /usr/bin/python3 tests/reference/SCRIPT OUTPUT in a fresh temporary folder and
- * opens OUTPUT. Without PyTorch the test is skipped and NULL returned, unless
- * GRAFT_TEST_REQUIRE_TORCH=1 makes that a failure. */
-GraftSafetensors *graft_reference_generate (const char *script);
+ * opens OUTPUT; when the script cannot run (no PyTorch), returns NULL and says why. */
+GraftSafetensors *graft_reference_generate    (const char  *script,
+                                               char       **why);
+/* Inside a test without answers: skipped, or failed when GRAFT_TEST_REQUIRE_TORCH=1. */
+void              graft_reference_unavailable (const char  *why);
 
 /* Reads tensor @name (any shape) as float32; *n_elements receives its size. */
 float            *graft_reference_read     (GraftSafetensors *ref,

@@ -5,6 +5,30 @@
 
 #include "graft-reference.h"
 
+/* PyTorch's answers, generated once for the whole program by the first test that needs
+ * them, and the backends to check. */
+typedef struct {
+  gboolean          tried;
+  GraftSafetensors *ref;
+  GPtrArray        *backends;
+  char             *why;       /* why there are no answers */
+} Reference;
+
+static gboolean
+reference_ready (Reference *r)
+{
+  if (!r->tried)
+    {
+      r->tried = TRUE;
+      r->ref = graft_reference_generate ("gen_ops.py", &r->why);
+      if (r->ref != NULL)
+        r->backends = graft_reference_backends ();
+    }
+  if (r->ref == NULL)
+    graft_reference_unavailable (r->why);
+  return r->ref != NULL;
+}
+
 /* Elementwise functions of float32 inputs: PyTorch and Graft each round once or twice
  * per element, and Graft's erf (GELU) is an approximation good to ~1e-7 absolute; the
  * normalised error of the whole vector then stays below 1e-6. A wrong formula or a
@@ -79,14 +103,16 @@ expect_close (GraftSafetensors *ref,
 
 /* A Linear layer through GEMM: y = x W^T + b, dx = dy W, dW = dy^T x, db = 1^T dy. */
 static void
-test_linear (void)
+test_linear (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     {
@@ -134,14 +160,16 @@ static const struct {
 };
 
 static void
-test_activations (void)
+test_activations (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint a = 0; a < G_N_ELEMENTS (activations); a++)
@@ -208,14 +236,16 @@ static const struct {
 };
 
 static void
-test_pooling (void)
+test_pooling (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint c = 0; c < G_N_ELEMENTS (pools); c++)
@@ -282,15 +312,17 @@ empty_like (GraftTensor *t)
 }
 
 static void
-test_batch_norm (void)
+test_batch_norm (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
   const char *modes[] = { "train", "eval" };
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
@@ -334,14 +366,16 @@ test_batch_norm (void)
 }
 
 static void
-test_layer_norm (void)
+test_layer_norm (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     {
@@ -376,18 +410,20 @@ test_layer_norm (void)
 #define CROSS_ENTROPY_TOLERANCE 1e-5
 
 static void
-test_cross_entropy (void)
+test_cross_entropy (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
   const struct { const char *name; gboolean weighted; float smoothing; } cases[] = {
     { "plain", FALSE, 0.0f },
     { "weighted_smooth", TRUE, 0.1f },
   };
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
@@ -423,14 +459,16 @@ test_cross_entropy (void)
 #define OPTIMIZER_TOLERANCE 1e-6
 
 static void
-test_optimizers (void)
+test_optimizers (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint adamw = 0; adamw < 2; adamw++)
@@ -494,14 +532,16 @@ static const struct {
 };
 
 static void
-test_conv (void)
+test_conv (gconstpointer data)
 {
-  g_autoptr(GraftSafetensors) ref = graft_reference_generate ("gen_ops.py");
-  g_autoptr(GPtrArray) backends = NULL;
+  Reference *r = (Reference *) data;
+  GraftSafetensors *ref;
+  GPtrArray *backends;
 
-  if (ref == NULL)
+  if (!reference_ready (r))
     return;
-  backends = graft_reference_backends ();
+  ref = r->ref;
+  backends = r->backends;
 
   for (guint b = 0; b < backends->len; b++)
     for (guint c = 0; c < G_N_ELEMENTS (convs); c++)
@@ -548,16 +588,23 @@ int
 main (int    argc,
       char **argv)
 {
+  Reference reference = { 0 };
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/reference/linear", test_linear);
-  g_test_add_func ("/reference/activations", test_activations);
-  g_test_add_func ("/reference/pooling", test_pooling);
-  g_test_add_func ("/reference/conv2d", test_conv);
-  g_test_add_func ("/reference/batch-norm", test_batch_norm);
-  g_test_add_func ("/reference/layer-norm", test_layer_norm);
-  g_test_add_func ("/reference/cross-entropy", test_cross_entropy);
-  g_test_add_func ("/reference/optimizers", test_optimizers);
+  g_test_add_data_func ("/reference/linear", &reference, test_linear);
+  g_test_add_data_func ("/reference/activations", &reference, test_activations);
+  g_test_add_data_func ("/reference/pooling", &reference, test_pooling);
+  g_test_add_data_func ("/reference/conv2d", &reference, test_conv);
+  g_test_add_data_func ("/reference/batch-norm", &reference, test_batch_norm);
+  g_test_add_data_func ("/reference/layer-norm", &reference, test_layer_norm);
+  g_test_add_data_func ("/reference/cross-entropy", &reference, test_cross_entropy);
+  g_test_add_data_func ("/reference/optimizers", &reference, test_optimizers);
 
-  return g_test_run ();
+  status = g_test_run ();
+  g_clear_pointer (&reference.ref, graft_safetensors_free);
+  g_clear_pointer (&reference.backends, g_ptr_array_unref);
+  g_free (reference.why);
+  return status;
 }
