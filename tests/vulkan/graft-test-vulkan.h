@@ -48,6 +48,42 @@ graft_test_no_vulkan (const char *reason)
     g_test_skip (reason);
 }
 
+/* The two backends a Vulkan test compares, opened once per test program. */
+typedef struct {
+  GraftBackend *vk;       /* the first Vulkan device, or NULL */
+  GraftBackend *cpu;
+  char         *reason;   /* why vk is NULL */
+} GraftTestBackends;
+
+static inline void
+graft_test_backends_open (GraftTestBackends *b)
+{
+  g_autoptr(GError) error = NULL;
+
+  b->cpu = graft_backend_open ("cpu", &error);
+  g_assert_no_error (error);
+  b->vk = graft_test_open_vulkan (&b->reason);
+}
+
+static inline void
+graft_test_backends_close (GraftTestBackends *b)
+{
+  g_clear_pointer (&b->vk, graft_backend_unref);
+  g_clear_pointer (&b->cpu, graft_backend_unref);
+  g_clear_pointer (&b->reason, g_free);
+}
+
+/* Inside a test: TRUE when there is a Vulkan device, else the test is skipped (or fails,
+ * see graft_test_no_vulkan()). */
+static inline gboolean
+graft_test_have_vulkan (GraftTestBackends *b)
+{
+  if (b->vk != NULL)
+    return TRUE;
+  graft_test_no_vulkan (b->reason);
+  return FALSE;
+}
+
 /* ||got - want||_2 / ||want||_2 (the absolute norm when want is all zeros). */
 static inline double
 graft_test_rel_error (const float *got,

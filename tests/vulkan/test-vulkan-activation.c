@@ -27,11 +27,7 @@
  * cost 1e-2 and more in the GELU tail). */
 #define SMOOTH_TOLERANCE 1e-5
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;   /* why vk is NULL */
-} Context;
+typedef GraftTestBackends Context;
 
 /* On and beside every kink, and large values of both signs. */
 static const float special[] = {
@@ -39,15 +35,6 @@ static const float special[] = {
   3.0001f, 2.9999f, -3.0001f, -2.9999f, 6.0001f, 5.9999f, 1e-6f, -1e-6f,
   20.0f, -20.0f, 100.0f, -100.0f, 0.5f, -1.2785f,
 };
-
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
 
 static double
 tolerance (GraftActivation act)
@@ -157,7 +144,7 @@ test_lengths (gconstpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (29);
   static const gsize lengths[] = { 1, 2, 3, 4, 5, 7, 8, 1001, 4099, 10000 };
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint l = 0; l < G_N_ELEMENTS (lengths); l++)
@@ -184,7 +171,7 @@ test_tails (gconstpointer data)
   g_autofree float *x_far = make_inputs (rand, n, -30.0, -9.0, FALSE);
   g_autofree float *dy = graft_test_random (rand, n);
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint a = 0; a < GRAFT_N_ACTIVATIONS; a++)
@@ -212,7 +199,7 @@ test_large_dispatch (gconstpointer data)
   g_autofree float *dy = NULL;
   const GraftActivation acts[] = { GRAFT_ACTIVATION_HARDSWISH, GRAFT_ACTIVATION_GELU };
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   vk = GRAFT_VK_BACKEND (ctx->vk);
   _graft_vk_backend_set_workgroup_1d (ctx->vk, wg);
@@ -245,9 +232,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
   if (ctx.vk != NULL)
     g_test_message ("Vulkan device: %s (%s)", graft_backend_get_info (ctx.vk)->name,
                     graft_backend_get_info (ctx.vk)->driver);
@@ -258,8 +243,6 @@ main (int    argc,
 
   status = g_test_run ();
 
-  graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

@@ -17,11 +17,7 @@
  * 10 * 1.2e-7 * 80, while a dropped weight or smoothing term is off by 1e-2 or more. */
 #define TOLERANCE 1e-4
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;
-} Context;
+typedef GraftTestBackends Context;
 
 static void
 run (GraftBackend *backend,
@@ -108,17 +104,12 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/loss/cross-entropy", &ctx, test_random);
 
   status = g_test_run ();
 
-  if (ctx.vk != NULL)
-    graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

@@ -15,11 +15,7 @@
  * missing term or a biased variance is off by 1e-3 or more. */
 #define TOL 2e-4
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;
-} Context;
+typedef GraftTestBackends Context;
 
 typedef struct {
   gboolean batch, has_w, has_b, training;
@@ -136,22 +132,13 @@ check_case (Context    *ctx,
     g_free (in[k]);
 }
 
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
-
 static void
 test_random (gconstpointer data)
 {
   Context *ctx = (Context *) data;
   g_autoptr(GRand) rand = g_rand_new_with_seed (21);
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   for (guint t = 0; t < 24; t++)
     {
@@ -193,7 +180,7 @@ test_networks (gconstpointer data)
   Case vit = { .batch = FALSE, .has_w = TRUE, .has_b = TRUE, .training = TRUE,
                .shape = { 4, 197, 192 }, .rank = 3 };
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   check_case (ctx, rand, &resnet);
   check_case (ctx, rand, &frozen);
@@ -209,16 +196,12 @@ main (int    argc,
   int status;
 
   g_test_init (&argc, &argv, NULL);
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/norm/random", &ctx, test_random);
   g_test_add_data_func ("/vulkan/norm/networks", &ctx, test_networks);
 
   status = g_test_run ();
-  graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

@@ -15,20 +15,7 @@
 #define TOLERANCE 1e-5
 #define STEPS 6
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;
-} Context;
-
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
+typedef GraftTestBackends Context;
 
 /* Runs STEPS steps of SGD (adamw FALSE) or AdamW on @backend; returns param and state. */
 static void
@@ -88,7 +75,7 @@ test_sgd (gconstpointer data)
   Context *ctx = (Context *) data;
   GraftSgdParams p;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   graft_sgd_params_init (&p, 0.1f);
   compare (ctx, FALSE, &p, NULL);
@@ -108,7 +95,7 @@ test_adamw (gconstpointer data)
   Context *ctx = (Context *) data;
   GraftAdamWParams p;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   graft_adamw_params_init (&p, 1e-2f);
   compare (ctx, TRUE, NULL, &p);
@@ -154,7 +141,7 @@ test_clip (gconstpointer data)
   Context *ctx = (Context *) data;
   const float max_norms[] = { 1e4f, 3.0f };
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   for (guint i = 0; i < G_N_ELEMENTS (max_norms); i++)
     {
@@ -178,9 +165,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/optim/sgd", &ctx, test_sgd);
   g_test_add_data_func ("/vulkan/optim/adamw", &ctx, test_adamw);
@@ -188,9 +173,6 @@ main (int    argc,
 
   status = g_test_run ();
 
-  if (ctx.vk != NULL)
-    graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

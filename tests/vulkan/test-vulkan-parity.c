@@ -26,25 +26,12 @@ gemm_tolerance (guint k)
   return 8.0 * sqrt ((double) k + 2.0) * FLT_EPSILON;
 }
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;   /* why vk is NULL */
-} Context;
+typedef GraftTestBackends Context;
 
 typedef struct {
   Context          *ctx;
   GraftVkGemmKernel kernel;
 } GemmCase;
-
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
 
 /* ---- GEMM ---------------------------------------------------------------------- */
 
@@ -117,7 +104,7 @@ test_gemm (gconstpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (42 + gc->kernel);
   guint n_case = 0;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   _graft_vk_backend_set_gemm_kernel (ctx->vk, gc->kernel);
 
@@ -158,7 +145,7 @@ test_gemm_tiled_configs (gconstpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (17);
   static const guint shapes[][3] = { { 33, 65, 17 }, { 7, 129, 40 }, { 70, 9, 1 } };
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_TILED);
   for (gint config = 0; config < GRAFT_VK_N_TILED_CONFIGS; config++)
@@ -184,7 +171,7 @@ test_gemm_tall (gconstpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   guint64 rows;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_CPU);
   rows = (guint64) GRAFT_VK_BACKEND (ctx->vk)->props.limits.maxComputeWorkGroupCount[1] *
@@ -230,7 +217,7 @@ test_fill_scale (gconstpointer data)
   GraftTensor *t[2][2];
   GraftBackend *backends[2];
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   backends[0] = ctx->vk;
   backends[1] = ctx->cpu;
@@ -319,7 +306,7 @@ test_broadcast (gconstpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (5);
   g_autoptr(GError) error = NULL;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint c = 0; c < G_N_ELEMENTS (broadcast_cases); c++)
@@ -375,7 +362,7 @@ test_large_dispatch (gconstpointer data)
   GraftTensor *t[2][3];
   GraftBackend *backends[2];
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
   vk = GRAFT_VK_BACKEND (ctx->vk);
   _graft_vk_backend_set_workgroup_1d (ctx->vk, 32);
@@ -429,9 +416,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
   if (ctx.vk != NULL)
     g_test_message ("Vulkan device: %s (%s)", graft_backend_get_info (ctx.vk)->name,
                     graft_backend_get_info (ctx.vk)->driver);
@@ -446,8 +431,6 @@ main (int    argc,
 
   status = g_test_run ();
 
-  graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

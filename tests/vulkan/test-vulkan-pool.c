@@ -25,11 +25,7 @@ tolerance (gsize k)
 
 typedef enum { KIND_MAX, KIND_AVG, KIND_ADAPTIVE } Kind;
 
-typedef struct {
-  GraftBackend *vk;
-  GraftBackend *cpu;
-  char         *reason;   /* why vk is NULL */
-} Context;
+typedef GraftTestBackends Context;
 
 typedef struct {
   Kind              kind;
@@ -155,15 +151,6 @@ check_case (Context    *ctx,
     }
 }
 
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
-
 static void
 test_random (Context *ctx,
              Kind     kind)
@@ -171,7 +158,7 @@ test_random (Context *ctx,
   g_autoptr(GRand) rand = g_rand_new_with_seed (99 + kind);
   guint done = 0;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   while (done < 40)
@@ -250,7 +237,7 @@ test_networks (gconstpointer data)
   Case avg = { .kind = KIND_AVG, .in = { 2, 32, 28, 28 } };
   g_autoptr(GError) error = NULL;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   graft_pool2d_params_init (&stem.p, 3, 3);
@@ -279,9 +266,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/pool/max", &ctx, test_max);
   g_test_add_data_func ("/vulkan/pool/avg", &ctx, test_avg);
@@ -290,8 +275,6 @@ main (int    argc,
 
   status = g_test_run ();
 
-  graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }

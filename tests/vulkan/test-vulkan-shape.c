@@ -11,20 +11,7 @@
 
 #include "graft-test-vulkan.h"
 
-typedef struct {
-  GraftBackend *cpu;
-  GraftBackend *vk;
-  char         *reason;
-} Context;
-
-static gboolean
-have_vulkan (Context *ctx)
-{
-  if (ctx->vk != NULL)
-    return TRUE;
-  graft_test_no_vulkan (ctx->reason);
-  return FALSE;
-}
+typedef GraftTestBackends Context;
 
 static void
 assert_same (GraftTensor *a,
@@ -50,7 +37,7 @@ test_concat (gconstpointer data)
   gsize shape[4] = { n, 9, h, w };
   g_autoptr(GError) error = NULL;
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint i = 0; i < 3; i++)
@@ -90,7 +77,7 @@ test_upsample (gconstpointer data)
   Context *ctx = (Context *) data;
   g_autoptr(GRand) rand = g_rand_new_with_seed (22);
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint s = 1; s <= 3; s++)
@@ -127,7 +114,7 @@ test_dropout (gconstpointer data)
   gsize shape[2] = { 13, 7919 };
   g_autofree float *x = graft_test_random (rand, shape[0] * shape[1]);
 
-  if (!have_vulkan (ctx))
+  if (!graft_test_have_vulkan (ctx))
     return;
 
   for (guint k = 0; k < G_N_ELEMENTS (ps); k++)
@@ -159,9 +146,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  ctx.cpu = graft_backend_open ("cpu", &error);
-  g_assert_no_error (error);
-  ctx.vk = graft_test_open_vulkan (&ctx.reason);
+  graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/shape/concat", &ctx, test_concat);
   g_test_add_data_func ("/vulkan/shape/upsample", &ctx, test_upsample);
@@ -169,9 +154,6 @@ main (int    argc,
 
   status = g_test_run ();
 
-  if (ctx.vk != NULL)
-    graft_backend_unref (ctx.vk);
-  graft_backend_unref (ctx.cpu);
-  g_free (ctx.reason);
+  graft_test_backends_close (&ctx);
   return status;
 }
