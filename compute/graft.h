@@ -9,6 +9,7 @@
 #include "tensor/graft-ops.h"
 #include "tensor/graft-ops-pool.h"
 #include "tensor/graft-ops-shape.h"
+#include "tensor/graft-ops-attention.h"
 #include "tensor/graft-ops-conv.h"
 #include "tensor/graft-ops-norm.h"
 #include "tensor/graft-ops-loss.h"

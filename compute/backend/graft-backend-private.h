@@ -219,6 +219,25 @@ _graft_dropout_hash (guint32 index,
   return _graft_dropout_mix (_graft_dropout_mix (index ^ key) + key);
 }
 
+/* Attention (graft-ops-attention.h).
+ *  - Transpose: x holds batch matrices of rows x cols values, out batch matrices of
+ *    cols x rows: out[b, j, i] = x[b, i, j].
+ *  - Attention over n sequences of l tokens, qkv [n, l, 3e] with q, k, v side by side
+ *    and heads of head_dim = e / heads columns each; probs [n, heads, l, l], out
+ *    [n, l, e]; scale = 1 / sqrt (head_dim), worked out by the front end in double.
+ *    The formulas are those of graft-ops-attention.h; softmax subtracts the row
+ *    maximum. No dimension is 0. */
+typedef struct {
+  guint32 batch;
+  guint32 rows, cols;
+} GraftTransposePlan;
+
+typedef struct {
+  guint32 n, l, e;
+  guint32 heads, head_dim;
+  float   scale;
+} GraftAttentionPlan;
+
 typedef struct {
   /* Releases every resource and frees @self; self->info is freed by the caller. */
   void         (*destroy)      (GraftBackend *self);
@@ -325,8 +344,9 @@ typedef struct {
   gboolean     (*clip_scale)   (GraftBackend *self, GraftBuffer *norm, float max_norm,
                                 GraftBuffer *x, guint32 n, GError **error);
 
-  /* Shape ops (see GraftCopyPlan and the next plans). A backend without them leaves
-   * them NULL. dst, out and y alias no operand. copy writes only the copied values. */
+  /* Shape ops (see GraftCopyPlan and the next plans) and attention (GraftTransposePlan,
+   * GraftAttentionPlan). A backend without them leaves them NULL. dst, out, y, probs
+   * and dqkv alias no operand. copy writes only the copied values. */
   gboolean     (*copy_strided) (GraftBackend *self, const GraftCopyPlan *plan,
                                 GraftBuffer *src, GraftBuffer *dst, GError **error);
   gboolean     (*upsample_nearest) (GraftBackend *self, const GraftUpsamplePlan *plan,
@@ -337,6 +357,18 @@ typedef struct {
                                              GError **error);
   gboolean     (*dropout)      (GraftBackend *self, const GraftDropoutPlan *plan,
                                 GraftBuffer *x, GraftBuffer *y, GError **error);
+  /* out = x transposed batch by batch (see GraftTransposePlan). */
+  gboolean     (*transpose_last2) (GraftBackend *self, const GraftTransposePlan *plan,
+                                   GraftBuffer *x, GraftBuffer *out, GError **error);
+  /* Attention forward: probs and out written in full from qkv. */
+  gboolean     (*attention)    (GraftBackend *self, const GraftAttentionPlan *plan,
+                                GraftBuffer *qkv, GraftBuffer *probs, GraftBuffer *out,
+                                GError **error);
+  /* Attention backward: dqkv written in full; any scratch is the backend's business. */
+  gboolean     (*attention_backward) (GraftBackend *self, const GraftAttentionPlan *plan,
+                                      GraftBuffer *qkv, GraftBuffer *probs,
+                                      GraftBuffer *dout, GraftBuffer *dqkv,
+                                      GError **error);
 
   gboolean     (*synchronize)  (GraftBackend *self, GError **error);
 } GraftBackendOps;

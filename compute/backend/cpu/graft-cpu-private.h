@@ -7,6 +7,7 @@
  *   graft-cpu-activation.c  activation functions, forward and backward
  *   graft-cpu-pool.c        max, average and adaptive average pooling
  *   graft-cpu-shape.c       strided copies (concatenation), nearest upsampling, dropout
+ *   graft-cpu-attention.c   batched transpose, multi-head attention forward and backward
  *   graft-cpu-conv.c        2-D convolution, im2col + GEMM, depthwise direct loops
  *   graft-cpu-norm.c        batch and layer normalisation
  *   graft-cpu-loss.c        softmax cross-entropy
@@ -84,6 +85,26 @@ gboolean _graft_cpu_dropout              (GraftBackend             *backend,
                                           GraftBuffer              *x,
                                           GraftBuffer              *y,
                                           GError                  **error);
+
+/* graft-cpu-attention.c */
+gboolean _graft_cpu_transpose_last2      (GraftBackend              *backend,
+                                          const GraftTransposePlan  *plan,
+                                          GraftBuffer               *x,
+                                          GraftBuffer               *out,
+                                          GError                   **error);
+gboolean _graft_cpu_attention            (GraftBackend              *backend,
+                                          const GraftAttentionPlan  *plan,
+                                          GraftBuffer               *qkv,
+                                          GraftBuffer               *probs,
+                                          GraftBuffer               *out,
+                                          GError                   **error);
+gboolean _graft_cpu_attention_backward   (GraftBackend              *backend,
+                                          const GraftAttentionPlan  *plan,
+                                          GraftBuffer               *qkv,
+                                          GraftBuffer               *probs,
+                                          GraftBuffer               *dout,
+                                          GraftBuffer               *dqkv,
+                                          GError                   **error);
 
 /* graft-cpu-conv.c */
 gboolean _graft_cpu_conv2d               (GraftBackend         *backend,
