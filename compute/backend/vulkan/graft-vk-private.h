@@ -15,6 +15,7 @@
  *   graft-vk-gemm.c       GEMM kernel choice and dispatch
  *   graft-vk-pool.c       max, average and adaptive average pooling
  *   graft-vk-shape.c      strided copies (concatenation), nearest upsampling, dropout
+ *   graft-vk-attention.c  batched transpose, multi-head attention forward and backward
  *   graft-vk-conv.c       2-D convolution: implicit GEMM and depthwise kernels
  *   graft-vk-loss.c       softmax cross-entropy
  *   graft-vk-optim.c      SGD and AdamW steps, gradient-norm clipping
@@ -432,6 +433,27 @@ gboolean _graft_vk_dropout          (GraftBackend             *backend,
                                      GraftBuffer              *x,
                                      GraftBuffer              *y,
                                      GError                  **error);
+
+/* ---- attention (graft-vk-attention.c) ------------------------------------------ */
+
+gboolean _graft_vk_transpose_last2  (GraftBackend              *backend,
+                                     const GraftTransposePlan  *plan,
+                                     GraftBuffer               *x,
+                                     GraftBuffer               *out,
+                                     GError                   **error);
+gboolean _graft_vk_attention        (GraftBackend              *backend,
+                                     const GraftAttentionPlan  *plan,
+                                     GraftBuffer               *qkv,
+                                     GraftBuffer               *probs,
+                                     GraftBuffer               *out,
+                                     GError                   **error);
+gboolean _graft_vk_attention_backward (GraftBackend              *backend,
+                                       const GraftAttentionPlan  *plan,
+                                       GraftBuffer               *qkv,
+                                       GraftBuffer               *probs,
+                                       GraftBuffer               *dout,
+                                       GraftBuffer               *dqkv,
+                                       GError                   **error);
 
 /* ---- pooling (graft-vk-pool.c) ------------------------------------------------- */
 
