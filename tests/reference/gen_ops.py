@@ -181,6 +181,42 @@ def conv_cases(out):
             out[f"conv.{name}.{key}"] = value.detach()
 
 
+def attention_cases(out):
+    """Multi-head self-attention between nn.MultiheadAttention's in- and out-projection
+    (batch_first=True, dropout 0), written with matmul and softmax in float64 from the
+    float32 inputs; checked here against torch's own module on the same projections."""
+    n, l, e, heads = 2, 11, 24, 3
+    d = e // heads
+    qkv = torch.randn(n, l, 3 * e) * 1.5
+    dout = torch.randn(n, l, e)
+
+    def attend(packed):
+        q, k, v = packed.split(e, dim=-1)
+        q, k, v = (t.reshape(n, l, heads, d).transpose(1, 2) for t in (q, k, v))
+        probs = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, dim=-1)
+        return probs, (probs @ v).transpose(1, 2).reshape(n, l, e)
+
+    x = qkv.double().requires_grad_(True)
+    probs, y = attend(x)
+    (dx,) = torch.autograd.grad((y * dout.double()).sum(), x)
+
+    # The same formula through nn.MultiheadAttention: its in-projection of some tokens
+    # fed to attend() and then out_proj must give the module's output.
+    mha = torch.nn.MultiheadAttention(e, heads, batch_first=True).double().eval()
+    tokens = torch.randn(n, l, e, dtype=torch.float64)
+    with torch.no_grad():
+        want, _ = mha(tokens, tokens, tokens, need_weights=False)
+        _, mine = attend(F.linear(tokens, mha.in_proj_weight, mha.in_proj_bias))
+        mine = mha.out_proj(mine)
+    assert torch.allclose(mine, want, atol=1e-10), "attention differs from nn.MultiheadAttention"
+
+    out["attention.qkv"] = qkv
+    out["attention.dout"] = dout
+    out["attention.probs"] = probs.detach().float()
+    out["attention.out"] = y.detach().float()
+    out["attention.dqkv"] = dx.float()
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -192,6 +228,7 @@ def main():
     norm_cases(out)
     cross_entropy_cases(out)
     optimizer_cases(out)
+    attention_cases(out)
     safetensors_io.save(out, sys.argv[1], metadata={"torch": torch.__version__})
 
 
