@@ -16,3 +16,5 @@
 #include "tensor/graft-ops-optim.h"
 #include "bench/graft-bench.h"
 #include "io/graft-safetensors.h"
+#include "nn/graft-model.h"
+#include "nn/zoo/graft-zoo.h"

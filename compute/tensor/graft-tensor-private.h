@@ -14,6 +14,7 @@ struct _GraftTensor {
   gsize         shape[GRAFT_TENSOR_MAX_RANK];
   gsize         n_elements;
   char         *name;
+  GraftTensor  *base;     /* a view's owner of the storage, or NULL */
 };
 
 /* Front-end checks shared by the ops (graft-ops-check.c). */

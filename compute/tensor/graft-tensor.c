@@ -82,6 +82,45 @@ graft_tensor_new_2d (GraftBackend  *backend,
 }
 
 GraftTensor *
+graft_tensor_new_view (GraftTensor  *base,
+                       guint         rank,
+                       const gsize  *shape,
+                       GError      **error)
+{
+  GraftTensor *self;
+  gsize n = 1;
+
+  g_return_val_if_fail (base != NULL, NULL);
+  g_return_val_if_fail (rank >= 1 && rank <= GRAFT_TENSOR_MAX_RANK, NULL);
+  g_return_val_if_fail (shape != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  for (guint i = 0; i < rank; i++)
+    n = shape[i] != 0 && n <= G_MAXUINT32 / shape[i] ? n * shape[i] : 0;
+  if (n != base->n_elements)
+    {
+      g_autofree char *from = graft_tensor_format_shape (base);
+      g_autofree char *to = format_shape (rank, shape);
+
+      g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
+                   "Cannot view %s of shape %s as %s: the element counts differ",
+                   graft_tensor_get_name (base), from, to);
+      return NULL;
+    }
+
+  self = g_new0 (GraftTensor, 1);
+  self->ref_count = 1;
+  self->rank = rank;
+  memcpy (self->shape, shape, rank * sizeof (gsize));
+  self->n_elements = n;
+  self->buffer = base->buffer;
+  self->base = graft_tensor_ref (base->base != NULL ? base->base : base);
+  self->backend = graft_backend_ref (base->backend);
+  self->name = g_strdup (base->name);
+  return self;
+}
+
+GraftTensor *
 graft_tensor_ref (GraftTensor *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
@@ -96,7 +135,10 @@ graft_tensor_unref (GraftTensor *self)
   if (self == NULL || !g_atomic_int_dec_and_test (&self->ref_count))
     return;
 
-  self->backend->ops->buffer_free (self->backend, self->buffer);
+  if (self->base != NULL)
+    graft_tensor_unref (self->base);
+  else
+    self->backend->ops->buffer_free (self->backend, self->buffer);
   graft_backend_unref (self->backend);
   g_free (self->name);
   g_free (self);

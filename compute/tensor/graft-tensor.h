@@ -30,6 +30,12 @@ GraftTensor  *graft_tensor_new_2d         (GraftBackend  *backend,
                                            gsize          rows,
                                            gsize          cols,
                                            GError       **error);
+/* A tensor of another shape with the same element count that shares @base's storage
+ * (a reshape: writing one writes the other). It keeps @base's storage alive. */
+GraftTensor  *graft_tensor_new_view       (GraftTensor   *base,
+                                           guint          rank,
+                                           const gsize   *shape,
+                                           GError       **error);
 GraftTensor  *graft_tensor_ref            (GraftTensor   *self);
 void          graft_tensor_unref          (GraftTensor   *self);
 

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "io/graft-safetensors.h"
+#include "tensor/graft-ops.h"
+#include "tensor/graft-ops-pool.h"
+#include "tensor/graft-ops-optim.h"
+
+G_BEGIN_DECLS
+
+/* A model: a graph of layers in topological order whose parameters carry exactly the
+ * names of torchvision's state_dict ("layer1.0.conv1.weight", "features.3.block.1.0.
+ * weight", "encoder.layers.encoder_layer_0.ln_1.bias"). It lives on one backend.
+ *
+ * Lifecycle: a builder (the zoo, compute/nn/zoo) creates the layers; graft_model_prepare()
+ * fixes the batch and image size and allocates every activation and gradient once
+ * (the activation-memory plan), so that forward, backward and optimizer steps allocate
+ * nothing afterwards; graft_model_forward() and graft_model_backward_*() run on the
+ * backend. A model is used from one thread at a time. */
+
+#define GRAFT_MODEL_ERROR (graft_model_error_quark ())
+GQuark graft_model_error_quark (void);
+
+typedef enum {
+  GRAFT_MODEL_ERROR_ARCH,      /* unknown architecture, or arguments it cannot take */
+  GRAFT_MODEL_ERROR_SHAPE,     /* an input or image size the model cannot take */
+  GRAFT_MODEL_ERROR_WEIGHTS,   /* weights with missing, unexpected or misshapen tensors */
+  GRAFT_MODEL_ERROR_STATE,     /* a call out of order (backward before forward, …) */
+} GraftModelError;
+
+typedef struct _GraftModel GraftModel;
+
+/* ---- Building (used by the zoo) ----------------------------------------------------
+ * Each call adds one layer reading the output of earlier layers (given by the index
+ * these calls return; 0 is the input image [N, in_channels, H, W]) and returns the new
+ * layer's index. @name is the torchvision module path that prefixes its parameters
+ * ("layer1.0.conv1"); layers without parameters take none. Wrong arguments are
+ * programming errors: the call returns -1 and graft_model_finish() fails. */
+
+GraftModel  *graft_model_new                 (GraftBackend       *backend,
+                                              const char         *arch,
+                                              guint               in_channels,
+                                              guint64             seed);
+/* Later layers belong to @block ("stem", "layer1", "features.3", …) for freezing. */
+void         graft_model_begin_block         (GraftModel         *self,
+                                              const char         *block);
+int          graft_model_add_conv2d          (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input,
+                                              guint               out_channels,
+                                              guint               kernel,
+                                              guint               stride,
+                                              guint               padding,
+                                              guint               dilation,
+                                              guint               groups,
+                                              gboolean            bias);
+int          graft_model_add_batch_norm2d    (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input,
+                                              float               eps,
+                                              float               momentum);
+int          graft_model_add_activation      (GraftModel         *self,
+                                              int                 input,
+                                              GraftActivation     act);
+int          graft_model_add_max_pool2d      (GraftModel         *self,
+                                              int                 input,
+                                              const GraftPool2dParams *params);
+int          graft_model_add_avg_pool2d      (GraftModel         *self,
+                                              int                 input,
+                                              const GraftPool2dParams *params);
+/* adaptive_avg_pool2d to out_h x out_w; 1 x 1 is global average pooling */
+int          graft_model_add_adaptive_avg_pool2d (GraftModel     *self,
+                                              int                 input,
+                                              guint               out_h,
+                                              guint               out_w);
+/* a + b of equal shapes (residual connections) */
+int          graft_model_add_add             (GraftModel         *self,
+                                              int                 a,
+                                              int                 b);
+/* x [N, C, H, W] * s [N, C, 1, 1] (squeeze-and-excitation) */
+int          graft_model_add_scale_channels  (GraftModel         *self,
+                                              int                 x,
+                                              int                 s);
+/* torch.cat along the channels of NCHW inputs */
+int          graft_model_add_concat          (GraftModel         *self,
+                                              const int          *inputs,
+                                              guint               n_inputs);
+/* [N, C, H, W] -> [N, C * H * W] */
+int          graft_model_add_flatten         (GraftModel         *self,
+                                              int                 input);
+/* y = x W^T + b over the last dimension of a [N, F] or [N, L, F] input */
+int          graft_model_add_linear          (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input,
+                                              guint               out_features,
+                                              gboolean            bias);
+int          graft_model_add_dropout         (GraftModel         *self,
+                                              int                 input,
+                                              float               p);
+/* torchvision.ops.StochasticDepth (p, "row"): in training each sample's input is zeroed
+ * with probability p and the rest scaled by 1 / (1 - p); identity in eval. */
+int          graft_model_add_stochastic_depth (GraftModel        *self,
+                                              int                 input,
+                                              float               p);
+int          graft_model_add_layer_norm      (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input,
+                                              float               eps);
+/* Vision Transformer pieces: [N, E, h, w] -> tokens [N, h * w, E]; a learned class token
+ * (@name, shape [1, 1, E]) put before the tokens; a learned position embedding (@name,
+ * [1, L, E]) added; self-attention with torch.nn.MultiheadAttention's parameters
+ * (@name.in_proj_weight, .in_proj_bias, .out_proj.weight, .out_proj.bias); the first
+ * token [N, L, E] -> [N, E]. */
+int          graft_model_add_patch_tokens    (GraftModel         *self,
+                                              int                 input);
+int          graft_model_add_class_token     (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input);
+int          graft_model_add_position_embedding (GraftModel      *self,
+                                              const char         *name,
+                                              int                 input,
+                                              guint               length);
+int          graft_model_add_self_attention  (GraftModel         *self,
+                                              const char         *name,
+                                              int                 input,
+                                              guint               n_heads);
+int          graft_model_add_first_token     (GraftModel         *self,
+                                              int                 input);
+/* Makes @output ([N, classes]) the model's output; fails if any earlier call failed. */
+gboolean     graft_model_finish              (GraftModel         *self,
+                                              int                 output,
+                                              GError            **error);
+
+/* ---- Inspecting --------------------------------------------------------------------- */
+
+GraftModel  *graft_model_ref                 (GraftModel         *self);
+void         graft_model_unref               (GraftModel         *self);
+const char  *graft_model_get_arch            (GraftModel         *self);
+GraftBackend *graft_model_get_backend        (GraftModel         *self);
+guint        graft_model_get_in_channels     (GraftModel         *self);
+guint        graft_model_get_n_classes       (GraftModel         *self);
+
+/* One named tensor of the state_dict: a parameter (learned) or a buffer (batch norm's
+ * running statistics, never trained). */
+typedef struct {
+  const char  *name;
+  const char  *block;
+  GraftTensor *value;
+  GraftTensor *grad;        /* NULL for buffers and until the model is prepared */
+  gboolean     is_buffer;
+  gboolean     trainable;   /* FALSE for buffers */
+} GraftParamInfo;
+
+guint        graft_model_get_n_params        (GraftModel         *self);
+const GraftParamInfo *graft_model_get_param  (GraftModel         *self,
+                                              guint               index);
+const GraftParamInfo *graft_model_find_param (GraftModel         *self,
+                                              const char         *name);
+/* Element counts of the learned parameters (buffers excluded). */
+gsize        graft_model_count_parameters    (GraftModel         *self,
+                                              gsize              *trainable,
+                                              gsize              *frozen);
+/* The blocks in order; NULL-terminated, owned by the model. */
+const char *const *graft_model_get_blocks    (GraftModel         *self);
+
+/* Trainable flags, per block or per layer: every parameter whose block is @name or
+ * whose name starts with "@name." (a layer path such as "layer4.1.bn2") is set. Fails
+ * naming @name when nothing matches. */
+gboolean     graft_model_set_trainable       (GraftModel         *self,
+                                              const char         *name,
+                                              gboolean            trainable,
+                                              GError            **error);
+void         graft_model_set_all_trainable   (GraftModel         *self,
+                                              gboolean            trainable);
+
+/* Dropout and stochastic depth switched off even in training (for comparisons with
+ * another framework whose random draws differ). */
+void         graft_model_set_dropout_enabled (GraftModel         *self,
+                                              gboolean            enabled);
+
+/* ---- Weights -----------------------------------------------------------------------
+ * By name: every tensor of the model must be in @file with its shape (torchvision's
+ * num_batches_tracked entries are ignored); a missing, unexpected or misshapen entry is
+ * an error naming it (with expected and found shapes). Nothing is changed on error. */
+gboolean     graft_model_load_weights        (GraftModel         *self,
+                                              GraftSafetensors   *file,
+                                              GError            **error);
+gboolean     graft_model_load_weights_file   (GraftModel         *self,
+                                              const char         *path,
+                                              GError            **error);
+gboolean     graft_model_save_weights        (GraftModel         *self,
+                                              const char         *path,
+                                              GError            **error);
+
+/* ---- Running ------------------------------------------------------------------------ */
+
+/* Fixes the batch size and image size and allocates every activation, gradient and
+ * scratch tensor. Calling it again with the same sizes does nothing. */
+gboolean     graft_model_prepare             (GraftModel         *self,
+                                              guint               batch,
+                                              guint               height,
+                                              guint               width,
+                                              GError            **error);
+/* Bytes held by activations, gradients and scratch tensors after prepare. */
+guint64      graft_model_get_activation_bytes (GraftModel        *self);
+/* The prepared input tensor [N, C, H, W]: upload images into it. */
+GraftTensor *graft_model_get_input           (GraftModel         *self);
+/* The output of the last forward [N, classes]. */
+GraftTensor *graft_model_get_output          (GraftModel         *self);
+
+/* Runs every layer on the prepared input. @training: batch statistics (and their
+ * running update), dropout and stochastic depth on (seeded by @seed). */
+gboolean     graft_model_forward             (GraftModel         *self,
+                                              gboolean            training,
+                                              guint64             seed,
+                                              GError            **error);
+/* Backward from @grad_output (d loss / d output, [N, classes]) through the layers that
+ * lead to a trainable parameter, and no further: every trainable parameter's grad is
+ * overwritten. */
+gboolean     graft_model_backward            (GraftModel         *self,
+                                              GraftTensor        *grad_output,
+                                              GError            **error);
+/* Softmax cross-entropy of the output against @target ([N] class indices as floats;
+ * see graft_op_cross_entropy), then graft_model_backward(). @class_weight may be NULL.
+ * The loss ([1]) and per-sample losses ([N]) stay in the model. */
+gboolean     graft_model_backward_cross_entropy (GraftModel      *self,
+                                              GraftTensor        *target,
+                                              GraftTensor        *class_weight,
+                                              float               label_smoothing,
+                                              GError            **error);
+GraftTensor *graft_model_get_loss            (GraftModel         *self);
+GraftTensor *graft_model_get_losses          (GraftModel         *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftModel, graft_model_unref)
+
+/* ---- Optimizers ---------------------------------------------------------------------
+ * torch.optim.SGD or AdamW over the model's trainable parameters (as they are at each
+ * step), with a learning-rate multiplier per block (parameter groups) and optional
+ * gradient-norm clipping over all trainable gradients. State is allocated at the first
+ * step for the parameters that are trainable then. */
+
+typedef struct _GraftOptimizer GraftOptimizer;
+
+GraftOptimizer *graft_optimizer_new_sgd      (GraftModel             *model,
+                                              const GraftSgdParams   *params);
+GraftOptimizer *graft_optimizer_new_adamw    (GraftModel             *model,
+                                              const GraftAdamWParams *params);
+void            graft_optimizer_free         (GraftOptimizer         *self);
+void            graft_optimizer_set_lr       (GraftOptimizer         *self,
+                                              float                   lr);
+/* Parameters of @block learn at lr * @scale. */
+void            graft_optimizer_set_block_lr_scale (GraftOptimizer   *self,
+                                              const char             *block,
+                                              float                   scale);
+/* 0 (the default) for no clipping. */
+void            graft_optimizer_set_clip_norm (GraftOptimizer        *self,
+                                              float                   max_norm);
+guint           graft_optimizer_get_step     (GraftOptimizer         *self);
+gboolean        graft_optimizer_step         (GraftOptimizer         *self,
+                                              GError                **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftOptimizer, graft_optimizer_free)
+
+G_END_DECLS

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "graft-zoo.h"
+
+G_BEGIN_DECLS
+
+/* Each builder adds its layers to @model (created by graft_zoo_build with the input
+ * channels and seed) and returns the index of its [N, classes] output, or -1. */
+typedef int (*GraftZooBuilder) (GraftModel            *model,
+                                const char            *arch,
+                                const GraftZooOptions *options);
+
+int _graft_zoo_build_resnet       (GraftModel *model, const char *arch, const GraftZooOptions *options);
+int _graft_zoo_build_mobilenet_v2 (GraftModel *model, const char *arch, const GraftZooOptions *options);
+int _graft_zoo_build_mobilenet_v3 (GraftModel *model, const char *arch, const GraftZooOptions *options);
+int _graft_zoo_build_efficientnet (GraftModel *model, const char *arch, const GraftZooOptions *options);
+int _graft_zoo_build_vit          (GraftModel *model, const char *arch, const GraftZooOptions *options);
+
+/* conv (no bias) + batch norm + optional activation, as torchvision's
+ * Conv2dNormActivation named @prefix ("features.0"): the convolution is @prefix.0 and
+ * the norm @prefix.1. Padding is (kernel - 1) / 2 * dilation. */
+int _graft_zoo_conv_bn_act        (GraftModel *model, const char *prefix, int input,
+                                   guint out_channels, guint kernel, guint stride,
+                                   guint groups, float bn_eps, float bn_momentum,
+                                   gboolean has_act, GraftActivation act);
+
+G_END_DECLS

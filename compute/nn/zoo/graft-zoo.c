@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-zoo"
+
+#include "graft-zoo-private.h"
+
+typedef struct {
+  const char      *arch;
+  GraftZooBuilder  build;
+} ZooEntry;
+
+static const ZooEntry zoo[] = {
+  { "resnet18", _graft_zoo_build_resnet },
+  { "resnet34", _graft_zoo_build_resnet },
+  { "resnet50", _graft_zoo_build_resnet },
+};
+
+static const char *const zoo_names[] = {
+  "resnet18", "resnet34", "resnet50",
+  NULL
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (zoo) + 1 == G_N_ELEMENTS (zoo_names));
+
+void
+graft_zoo_options_init (GraftZooOptions *options)
+{
+  g_return_if_fail (options != NULL);
+
+  options->n_classes = 1000;
+  options->in_channels = 3;
+  options->image_size = 224;
+  options->dropout = -1.0f;
+  options->seed = 0;
+}
+
+const char *const *
+graft_zoo_list (void)
+{
+  return zoo_names;
+}
+
+GraftModel *
+graft_zoo_build (GraftBackend           *backend,
+                 const char             *arch,
+                 const GraftZooOptions  *options,
+                 GError                **error)
+{
+  g_autoptr(GraftModel) model = NULL;
+  GraftZooOptions defaults;
+  int output;
+
+  g_return_val_if_fail (backend != NULL && arch != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (options == NULL)
+    {
+      graft_zoo_options_init (&defaults);
+      options = &defaults;
+    }
+  if (options->n_classes == 0 || options->in_channels == 0 || options->image_size == 0 ||
+      options->dropout >= 1.0f)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                   "%s needs at least one class, one input channel, an image size and a "
+                   "dropout below 1", arch);
+      return NULL;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (zoo); i++)
+    {
+      if (!g_str_equal (zoo[i].arch, arch))
+        continue;
+      model = graft_model_new (backend, arch, options->in_channels, options->seed);
+      output = zoo[i].build (model, arch, options);
+      if (output < 0)
+        {
+          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                       "%s cannot be built with %u input channels at %u pixels", arch,
+                       options->in_channels, options->image_size);
+          return NULL;
+        }
+      if (!graft_model_finish (model, output, error))
+        return NULL;
+      return g_steal_pointer (&model);
+    }
+
+  {
+    g_autofree char *known = g_strjoinv (", ", (char **) zoo_names);
+
+    g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                 "Unknown architecture “%s”; known ones are %s", arch, known);
+  }
+  return NULL;
+}
+
+int
+_graft_zoo_conv_bn_act (GraftModel      *model,
+                        const char      *prefix,
+                        int              input,
+                        guint            out_channels,
+                        guint            kernel,
+                        guint            stride,
+                        guint            groups,
+                        float            bn_eps,
+                        float            bn_momentum,
+                        gboolean         has_act,
+                        GraftActivation  act)
+{
+  g_autofree char *conv = g_strconcat (prefix, ".0", NULL);
+  g_autofree char *bn = g_strconcat (prefix, ".1", NULL);
+  int x;
+
+  x = graft_model_add_conv2d (model, conv, input, out_channels, kernel, stride,
+                              (kernel - 1) / 2, 1, groups, FALSE);
+  x = graft_model_add_batch_norm2d (model, bn, x, bn_eps, bn_momentum);
+  return has_act ? graft_model_add_activation (model, x, act) : x;
+}
