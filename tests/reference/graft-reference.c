@@ -27,21 +27,34 @@ GraftSafetensors *
 graft_reference_generate (const char  *script,
                           char       **why)
 {
+  return graft_reference_generate_args (script, NULL, why);
+}
+
+GraftSafetensors *
+graft_reference_generate_args (const char        *script,
+                               const char *const *args,
+                               char             **why)
+{
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("graft-reference-XXXXXX", &error);
   g_autofree char *out = NULL;
   g_autofree char *script_path = g_test_build_filename (G_TEST_DIST, script, NULL);
   g_autofree char *stderr_text = NULL;
   GraftSafetensors *ref;
-  const char *argv[] = { "/usr/bin/python3", script_path, NULL, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   int status = 0;
 
   g_assert_no_error (error);
   out = g_build_filename (dir, "reference.safetensors", NULL);
-  argv[2] = out;
+  g_ptr_array_add (argv, (char *) "/usr/bin/python3");
+  g_ptr_array_add (argv, script_path);
+  g_ptr_array_add (argv, out);
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
 
-  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE) ||
-      !g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  if (!g_file_test (g_ptr_array_index (argv, 0), G_FILE_TEST_IS_EXECUTABLE) ||
+      !g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
                      NULL, &stderr_text, &status, &error) ||
       !g_spawn_check_wait_status (status, NULL))
     {

@@ -10,6 +10,10 @@
  * opens OUTPUT; when the script cannot run (no PyTorch), returns NULL and says why. */
 GraftSafetensors *graft_reference_generate    (const char  *script,
                                                char       **why);
+/* The same with extra arguments after OUTPUT (NULL-terminated, may be NULL). */
+GraftSafetensors *graft_reference_generate_args (const char        *script,
+                                                 const char *const *args,
+                                                 char             **why);
 /* Inside a test without answers: skipped, or failed when GRAFT_TEST_REQUIRE_TORCH=1. */
 void              graft_reference_unavailable (const char  *why);
 

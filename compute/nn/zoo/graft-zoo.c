@@ -12,10 +12,12 @@ static const ZooEntry zoo[] = {
   { "resnet18", _graft_zoo_build_resnet },
   { "resnet34", _graft_zoo_build_resnet },
   { "resnet50", _graft_zoo_build_resnet },
+  { "vit_tiny", _graft_zoo_build_vit },
 };
 
 static const char *const zoo_names[] = {
   "resnet18", "resnet34", "resnet50",
+  "vit_tiny",
   NULL
 };
 

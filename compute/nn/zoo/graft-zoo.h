@@ -25,7 +25,8 @@ void                graft_zoo_options_init (GraftZooOptions       *options);
  * "mobilenet_v3_large", "efficientnet_b0", "vit_tiny"; NULL-terminated. */
 const char *const  *graft_zoo_list        (void);
 
-/* A model of @arch with random weights initialised as torchvision does; an unknown
+/* A model of @arch with seeded random weights (convolutions He-normal by their fan-out,
+ * linear layers uniform within 1 / sqrt (fan-in), norms at 1 and 0); an unknown
  * architecture or unusable options give GRAFT_MODEL_ERROR_ARCH saying why. */
 GraftModel         *graft_zoo_build       (GraftBackend          *backend,
                                            const char            *arch,
