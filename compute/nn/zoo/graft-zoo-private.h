@@ -25,4 +25,16 @@ int _graft_zoo_conv_bn_act        (GraftModel *model, const char *prefix, int in
                                    guint groups, float bn_eps, float bn_momentum,
                                    gboolean has_act, GraftActivation act);
 
+/* torchvision.ops.SqueezeExcitation named @prefix ("features.4.block.2") over @input of
+ * @channels channels: global average pooling, @prefix.fc1 (1×1 convolution with bias to
+ * @squeeze_channels), @act, @prefix.fc2 (back to @channels), @scale_act, and the input
+ * scaled per channel by the result. */
+int _graft_zoo_squeeze_excitation (GraftModel *model, const char *prefix, int input,
+                                   guint channels, guint squeeze_channels,
+                                   GraftActivation act, GraftActivation scale_act);
+
+/* torchvision.models._utils._make_divisible: @v rounded to the nearest multiple of
+ * @divisor (at least @divisor), never more than 10 % below @v. */
+guint _graft_zoo_make_divisible   (double v, guint divisor);
+
 G_END_DECLS

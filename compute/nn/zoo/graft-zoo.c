@@ -12,10 +12,16 @@ static const ZooEntry zoo[] = {
   { "resnet18", _graft_zoo_build_resnet },
   { "resnet34", _graft_zoo_build_resnet },
   { "resnet50", _graft_zoo_build_resnet },
+  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2 },
+  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3 },
+  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3 },
+  { "efficientnet_b0", _graft_zoo_build_efficientnet },
 };
 
 static const char *const zoo_names[] = {
   "resnet18", "resnet34", "resnet50",
+  "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+  "efficientnet_b0",
   NULL
 };
 
@@ -114,4 +120,37 @@ _graft_zoo_conv_bn_act (GraftModel      *model,
                               (kernel - 1) / 2, 1, groups, FALSE);
   x = graft_model_add_batch_norm2d (model, bn, x, bn_eps, bn_momentum);
   return has_act ? graft_model_add_activation (model, x, act) : x;
+}
+
+int
+_graft_zoo_squeeze_excitation (GraftModel      *model,
+                               const char      *prefix,
+                               int              input,
+                               guint            channels,
+                               guint            squeeze_channels,
+                               GraftActivation  act,
+                               GraftActivation  scale_act)
+{
+  g_autofree char *fc1 = g_strconcat (prefix, ".fc1", NULL);
+  g_autofree char *fc2 = g_strconcat (prefix, ".fc2", NULL);
+  int s;
+
+  s = graft_model_add_adaptive_avg_pool2d (model, input, 1, 1);
+  s = graft_model_add_conv2d (model, fc1, s, squeeze_channels, 1, 1, 0, 1, 1, TRUE);
+  s = graft_model_add_activation (model, s, act);
+  s = graft_model_add_conv2d (model, fc2, s, channels, 1, 1, 0, 1, 1, TRUE);
+  s = graft_model_add_activation (model, s, scale_act);
+  return graft_model_add_scale_channels (model, input, s);
+}
+
+guint
+_graft_zoo_make_divisible (double v,
+                           guint  divisor)
+{
+  guint rounded = (guint) (v + divisor / 2.0) / divisor * divisor;
+
+  rounded = MAX (rounded, divisor);
+  if (rounded < 0.9 * v)
+    rounded += divisor;
+  return rounded;
 }
