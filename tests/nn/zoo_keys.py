@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""torchvision's answers for Graft's zoo (test-zoo-names).
+
+usage: zoo_keys.py keys
+           For each architecture: a line "arch NAME", then "name dim dim ..." for every
+           state_dict entry of torchvision.models.NAME(num_classes=10) except
+           num_batches_tracked, then "params N" (the sum of numel over parameters()).
+       zoo_keys.py forward DIR
+           For each architecture writes DIR/NAME.weights.safetensors (a random state_dict
+           with randomised batch-norm statistics) and DIR/NAME.reference.safetensors
+           holding "input" [2, 3, 64, 64], "eval" (the output in eval mode) and "train"
+           (the output in training mode with every dropout and stochastic depth at p 0)."""
+
+import os
+import sys
+
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import safetensors_io  # noqa: E402
+
+ARCHS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"]
+N_CLASSES = 10
+
+
+def build(arch):
+    return getattr(torchvision.models, arch)(num_classes=N_CLASSES)
+
+
+def keys():
+    lines = []
+    for arch in ARCHS:
+        model = build(arch)
+        lines.append(f"arch {arch}")
+        for name, value in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            lines.append(" ".join([name] + [str(d) for d in value.shape]))
+        lines.append(f"params {sum(p.numel() for p in model.parameters())}")
+    print("\n".join(lines))
+
+
+def randomise(model):
+    # The default initialisation leaves batch norm an identity in eval mode (mean 0,
+    # var 1, weight 1, bias 0) with statistics far from the activations', so that deep
+    # down the output no longer depends on the input, and the classifier near zero.
+    # Random affine parameters, then running statistics measured on random images (as
+    # after training), give an eval output that depends on every tensor and the input.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.normal_(0.0, 0.1)
+                m.reset_running_stats()
+                m.momentum = None  # a cumulative average over the batches below
+            elif isinstance(m, torch.nn.Linear):
+                bound = 1.0 / m.in_features ** 0.5
+                m.weight.uniform_(-bound, bound)
+                m.bias.uniform_(-bound, bound)
+        model.train()
+        for _ in range(2):
+            model(torch.randn(4, 3, 64, 64))
+
+
+def forward(out_dir):
+    for arch in ARCHS:
+        model = build(arch)
+        randomise(model)
+        x = torch.randn(2, 3, 64, 64)
+        safetensors_io.save(model.state_dict(), os.path.join(out_dir, f"{arch}.weights.safetensors"))
+        model.eval()
+        with torch.no_grad():
+            y_eval = model(x)
+        model.train()
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Dropout, torchvision.ops.StochasticDepth)):
+                m.p = 0.0
+        with torch.no_grad():
+            y_train = model(x)
+        safetensors_io.save({"input": x, "eval": y_eval, "train": y_train},
+                            os.path.join(out_dir, f"{arch}.reference.safetensors"))
+
+
+def main():
+    torch.manual_seed(20261126)
+    torch.set_num_threads(1)
+    if len(sys.argv) == 2 and sys.argv[1] == "keys":
+        keys()
+    elif len(sys.argv) == 3 and sys.argv[1] == "forward":
+        forward(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
