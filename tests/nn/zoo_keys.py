@@ -9,8 +9,10 @@ usage: zoo_keys.py keys
        zoo_keys.py forward DIR
            For each architecture writes DIR/NAME.weights.safetensors (a random state_dict
            with randomised batch-norm statistics) and DIR/NAME.reference.safetensors
-           holding "input" [2, 3, 64, 64], "eval" (the output in eval mode) and "train"
-           (the output in training mode with every dropout and stochastic depth at p 0)."""
+           holding "input" [2, 3, 64, 64], "eval" (the output in eval mode), "train"
+           (the output in training mode with every dropout and stochastic depth at p 0)
+           and "running.NAME" for each batch norm's running_mean and running_var after
+           that training-mode pass (which updates them with the layer's momentum)."""
 
 import os
 import sys
@@ -48,12 +50,14 @@ def randomise(model):
     # down the output no longer depends on the input, and the classifier near zero.
     # Random affine parameters, then running statistics measured on random images (as
     # after training), give an eval output that depends on every tensor and the input.
+    momentum = {}
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.8, 1.2)
                 m.bias.normal_(0.0, 0.1)
                 m.reset_running_stats()
+                momentum[m] = m.momentum
                 m.momentum = None  # a cumulative average over the batches below
             elif isinstance(m, torch.nn.Linear):
                 bound = 1.0 / m.in_features ** 0.5
@@ -62,6 +66,8 @@ def randomise(model):
         model.train()
         for _ in range(2):
             model(torch.randn(4, 3, 64, 64))
+    for m, value in momentum.items():
+        m.momentum = value
 
 
 def forward(out_dir):
@@ -79,8 +85,11 @@ def forward(out_dir):
                 m.p = 0.0
         with torch.no_grad():
             y_train = model(x)
-        safetensors_io.save({"input": x, "eval": y_eval, "train": y_train},
-                            os.path.join(out_dir, f"{arch}.reference.safetensors"))
+        ref = {"input": x, "eval": y_eval, "train": y_train}
+        for name, value in model.state_dict().items():
+            if name.endswith(("running_mean", "running_var")):
+                ref[f"running.{name}"] = value
+        safetensors_io.save(ref, os.path.join(out_dir, f"{arch}.reference.safetensors"))
 
 
 def main():
