@@ -255,6 +255,29 @@ test_names (gconstpointer data)
           g_error ("%s: torchvision's %s is missing", c->arch, name);
     }
   g_assert_cmpuint (graft_model_count_parameters (model, NULL, NULL), ==, want_params);
+
+  /* the blocks offered for freezing are features.0 … features.N and head, in order, and
+   * each of them holds parameters */
+  {
+    const char *const *blocks = graft_model_get_blocks (model);
+    guint n_blocks = g_strv_length ((char **) blocks);
+
+    g_assert_cmpuint (n_blocks, >=, 2);
+    for (guint i = 0; i + 1 < n_blocks; i++)
+      {
+        g_autofree char *want_block = g_strdup_printf ("features.%u", i);
+
+        g_assert_cmpstr (blocks[i], ==, want_block);
+      }
+    g_assert_cmpstr (blocks[n_blocks - 1], ==, "head");
+    for (guint i = 0; i < n_blocks; i++)
+      {
+        g_autoptr(GError) block_error = NULL;
+
+        g_assert_true (graft_model_set_trainable (model, blocks[i], FALSE, &block_error));
+        g_assert_no_error (block_error);
+      }
+  }
   g_test_message ("%s: %u tensors, %" G_GUINT64_FORMAT " parameters as torchvision", c->arch,
                   n_tensors, want_params);
 }
