@@ -6,6 +6,8 @@
  * squeeze-and-excitation, project 1×1), SiLU throughout, and stochastic depth on the
  * residual branch whose rate grows linearly with the block's position. */
 
+#include <math.h>
+
 #include "graft-zoo-private.h"
 
 /* EfficientNet V1 keeps nn.BatchNorm2d's defaults (only V2 sets eps 1e-3). */
@@ -127,5 +129,10 @@ _graft_zoo_build_efficientnet (GraftModel            *model,
   x = graft_model_add_flatten (model, x);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  return graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
+  x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
+  /* torchvision: uniform within 1 / sqrt (out_features), zero bias */
+  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_ZOO_INIT_UNIFORM,
+                               1.0 / sqrt ((double) options->n_classes), options->seed))
+    return -1;
+  return x;
 }

@@ -13,6 +13,8 @@
 #define V3_BN_EPS 1e-3f
 #define V3_BN_MOMENTUM 0.01f
 #define DEFAULT_DROPOUT 0.2f
+/* both initialise their nn.Linear layers normal (0, 0.01) with zero biases */
+#define LINEAR_STD 0.01
 
 static float
 head_dropout (const GraftZooOptions *options)
@@ -118,7 +120,11 @@ _graft_zoo_build_mobilenet_v2 (GraftModel            *model,
   x = graft_model_add_flatten (model, x);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  return graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
+  x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
+  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+                               options->seed))
+    return -1;
+  return x;
 }
 
 /* ---- MobileNetV3 ----------------------------------------------------------------------- */
@@ -250,5 +256,11 @@ _graft_zoo_build_mobilenet_v3 (GraftModel            *model,
   x = graft_model_add_activation (model, x, GRAFT_ACTIVATION_HARDSWISH);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  return graft_model_add_linear (model, "classifier.3", x, options->n_classes, TRUE);
+  x = graft_model_add_linear (model, "classifier.3", x, options->n_classes, TRUE);
+  if (!_graft_zoo_init_linear (model, "classifier.0", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+                               options->seed) ||
+      !_graft_zoo_init_linear (model, "classifier.3", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+                               options->seed))
+    return -1;
+  return x;
 }

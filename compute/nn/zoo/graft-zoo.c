@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "graft-zoo"
 
+#include <math.h>
+
 #include "graft-zoo-private.h"
 
 typedef struct {
@@ -153,4 +155,60 @@ _graft_zoo_make_divisible (double v,
   if (rounded < 0.9 * v)
     rounded += divisor;
   return rounded;
+}
+
+static gboolean
+fill_param (GraftModel   *model,
+            const char   *layer,
+            const char   *suffix,
+            GraftZooInit  init,
+            double        a,
+            GRand        *rand)
+{
+  g_autofree char *name = g_strconcat (layer, ".", suffix, NULL);
+  const GraftParamInfo *info = graft_model_find_param (model, name);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *data = NULL;
+  gsize n;
+
+  if (info == NULL)
+    return FALSE;
+  n = graft_tensor_get_n_elements (info->value);
+  data = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      if (a == 0.0)
+        data[i] = 0.0f;
+      else if (init == GRAFT_ZOO_INIT_UNIFORM)
+        data[i] = (float) g_rand_double_range (rand, -a, a);
+      else
+        {
+          /* Box-Muller; 1 - u keeps the logarithm finite */
+          double u = 1.0 - g_rand_double (rand);
+          double v = g_rand_double (rand);
+
+          data[i] = (float) (a * sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v));
+        }
+    }
+  if (!graft_tensor_upload (info->value, data, n, &error))
+    {
+      g_warning ("Cannot initialise %s: %s", name, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_graft_zoo_init_linear (GraftModel   *model,
+                        const char   *name,
+                        GraftZooInit  init,
+                        double        a,
+                        guint64       seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed_array ((const guint32[]) {
+                                                        (guint32) seed, (guint32) (seed >> 32),
+                                                        g_str_hash (name) }, 3);
+
+  return fill_param (model, name, "weight", init, a, rand) &&
+         fill_param (model, name, "bias", init, 0.0, rand);
 }
