@@ -312,6 +312,38 @@ test_options (gconstpointer data)
   g_assert_true (g_str_has_prefix (last->name, "classifier."));
   g_assert_cmpuint (graft_tensor_get_dim (last->value, 0), ==, 7);
 
+  /* the classifier starts as torchvision's: MobileNet's weights normal (0, 0.01),
+   * EfficientNet's uniform within 1 / sqrt (7), biases zero (PyTorch's default would be
+   * uniform within 1 / sqrt (in_features), far narrower or wider) */
+  {
+    gsize n = graft_tensor_get_n_elements (last->value);
+    g_autofree float *w = g_new (float, n);
+    g_autofree char *bias_name = g_strdup (last->name);
+    const GraftParamInfo *bias;
+    float b[7];
+    double sum2 = 0.0, largest = 0.0;
+
+    g_assert_true (graft_tensor_download (last->value, w, n, &error));
+    for (gsize i = 0; i < n; i++)
+      {
+        sum2 += (double) w[i] * w[i];
+        largest = MAX (largest, fabs (w[i]));
+      }
+    if (g_str_has_prefix (c->arch, "mobilenet"))
+      g_assert_cmpfloat (fabs (sqrt (sum2 / n) - 0.01), <, 1e-3);
+    else
+      {
+        g_assert_cmpfloat (largest, <=, 1.0 / sqrt (7.0));
+        g_assert_cmpfloat (largest, >, 0.9 / sqrt (7.0));
+      }
+    strcpy (bias_name + strlen (bias_name) - strlen ("weight"), "bias");
+    bias = graft_model_find_param (model, bias_name);
+    g_assert_nonnull (bias);
+    g_assert_true (graft_tensor_download (bias->value, b, 7, &error));
+    for (guint i = 0; i < 7; i++)
+      g_assert_cmpfloat (b[i], ==, 0.0f);
+  }
+
   g_assert_true (graft_model_prepare (model, 3, 40, 48, &error));
   g_assert_no_error (error);
   image = g_new (float, 3 * 40 * 48);
