@@ -11,8 +11,10 @@ usage: zoo_keys.py keys
            with randomised batch-norm statistics) and DIR/NAME.reference.safetensors
            holding "input" [2, 3, 64, 64], "eval" (the output in eval mode), "train"
            (the output in training mode with every dropout and stochastic depth at p 0)
-           and "running.NAME" for each batch norm's running_mean and running_var after
-           that training-mode pass (which updates them with the layer's momentum)."""
+           "running.NAME" for each batch norm's running_mean and running_var after
+           that training-mode pass (which updates them with the layer's momentum),
+           "dy" (a random output gradient) and "grad.NAME" for the parameters that
+           GRADIENT_CHECKED picks, from autograd through that pass."""
 
 import os
 import sys
@@ -25,6 +27,13 @@ import safetensors_io  # noqa: E402
 
 ARCHS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"]
 N_CLASSES = 10
+
+
+def gradient_checked(name):
+    # The first layer's (whose gradient has gone back through every layer), every
+    # squeeze-and-excitation layer's and the classifier's: small tensors that cover
+    # every kind of layer's backward pass.
+    return name.startswith(("features.0.", "classifier.")) or ".fc1." in name or ".fc2." in name
 
 
 def build(arch):
@@ -50,12 +59,16 @@ def randomise(model):
     # down the output no longer depends on the input, and the classifier near zero.
     # Random affine parameters, then running statistics measured on random images (as
     # after training), give an eval output that depends on every tensor and the input.
+    # Biases around 0.5 keep most values above ReLU6's zero: at 2 × 2 pixels × 2 images
+    # a channel zeroed almost everywhere would reach the next (depthwise) batch norm
+    # with a near-zero variance, whose 1 / sqrt (var + 1e-5) makes the gradients depend
+    # on rounding (PyTorch's float32 and float64 answers then differ by percents).
     momentum = {}
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.8, 1.2)
-                m.bias.normal_(0.0, 0.1)
+                m.bias.normal_(0.5, 0.1)
                 m.reset_running_stats()
                 momentum[m] = m.momentum
                 m.momentum = None  # a cumulative average over the batches below
@@ -83,9 +96,13 @@ def forward(out_dir):
         for m in model.modules():
             if isinstance(m, (torch.nn.Dropout, torchvision.ops.StochasticDepth)):
                 m.p = 0.0
-        with torch.no_grad():
-            y_train = model(x)
-        ref = {"input": x, "eval": y_eval, "train": y_train}
+        y_train = model(x)
+        dy = torch.randn_like(y_train)
+        y_train.backward(dy)
+        ref = {"input": x, "eval": y_eval, "train": y_train.detach(), "dy": dy}
+        for name, value in model.named_parameters():
+            if gradient_checked(name):
+                ref[f"grad.{name}"] = value.grad
         for name, value in model.state_dict().items():
             if name.endswith(("running_mean", "running_var")):
                 ref[f"running.{name}"] = value
