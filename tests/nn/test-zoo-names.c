@@ -3,8 +3,9 @@
 
 /* The zoo's MobileNet and EfficientNet builders against torchvision 0.14 (zoo_keys.py):
  * every state_dict name and shape and the parameter count, so that torchvision's weights
- * load as they are; the output of torchvision's weights on the same images, in eval and
- * in training mode, on every backend; and builds with other input channels and classes. */
+ * load as they are; for torchvision's weights on the same images, the output in eval and
+ * in training mode, batch norm's updated running statistics and gradients, on every
+ * backend; the freezing blocks; and builds with other input channels and classes. */
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -364,6 +365,13 @@ test_options (gconstpointer data)
   g_assert_cmpuint (graft_tensor_get_dim (output, 0), ==, 3);
   g_assert_cmpuint (graft_tensor_get_dim (output, 1), ==, 7);
   out = g_new (float, 3 * 7);
+  g_assert_true (graft_tensor_download (output, out, 3 * 7, &error));
+  for (guint i = 0; i < 3 * 7; i++)
+    g_assert_true (isfinite (out[i]));
+
+  /* training with dropout and stochastic depth on */
+  g_assert_true (graft_model_forward (model, TRUE, 5, &error));
+  g_assert_no_error (error);
   g_assert_true (graft_tensor_download (output, out, 3 * 7, &error));
   for (guint i = 0; i < 3 * 7; i++)
     g_assert_true (isfinite (out[i]));
