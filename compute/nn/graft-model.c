@@ -119,6 +119,15 @@ graft_model_begin_block (GraftModel *self,
         self->current_block = i;
         return;
       }
+  /* A builder that names its first block before adding a layer ("features.0") renames
+   * the implicit "stem", which would otherwise be offered for freezing and hold nothing. */
+  if (self->nodes->len == 1 && self->params->len == 0 && self->blocks->len == 2)
+    {
+      g_free (self->blocks->pdata[0]);
+      self->blocks->pdata[0] = g_strdup (block);
+      self->current_block = 0;
+      return;
+    }
   /* keep the NULL terminator last */
   self->blocks->pdata[self->blocks->len - 1] = g_strdup (block);
   g_ptr_array_add (self->blocks, NULL);

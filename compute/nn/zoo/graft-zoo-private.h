@@ -25,4 +25,28 @@ int _graft_zoo_conv_bn_act        (GraftModel *model, const char *prefix, int in
                                    guint groups, float bn_eps, float bn_momentum,
                                    gboolean has_act, GraftActivation act);
 
+/* torchvision.ops.SqueezeExcitation named @prefix ("features.4.block.2") over @input of
+ * @channels channels: global average pooling, @prefix.fc1 (1×1 convolution with bias to
+ * @squeeze_channels), @act, @prefix.fc2 (back to @channels), @scale_act, and the input
+ * scaled per channel by the result. */
+int _graft_zoo_squeeze_excitation (GraftModel *model, const char *prefix, int input,
+                                   guint channels, guint squeeze_channels,
+                                   GraftActivation act, GraftActivation scale_act);
+
+/* torchvision's own initialisation of a classifier's nn.Linear @name, in place of
+ * PyTorch's default: weights normal with standard deviation @a (MobileNet) or uniform in
+ * [-@a, @a] (EfficientNet), bias zero, drawn from @seed. FALSE if there is no such
+ * layer or the values cannot be written. */
+typedef enum {
+  GRAFT_ZOO_INIT_NORMAL,
+  GRAFT_ZOO_INIT_UNIFORM,
+} GraftZooInit;
+
+gboolean _graft_zoo_init_linear   (GraftModel *model, const char *name, GraftZooInit init,
+                                   double a, guint64 seed);
+
+/* torchvision.models._utils._make_divisible: @v rounded to the nearest multiple of
+ * @divisor (at least @divisor), never more than 10 % below @v. */
+guint _graft_zoo_make_divisible   (double v, guint divisor);
+
 G_END_DECLS

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "graft-zoo"
 
+#include <math.h>
+
 #include "graft-zoo-private.h"
 
 typedef struct {
@@ -12,11 +14,17 @@ static const ZooEntry zoo[] = {
   { "resnet18", _graft_zoo_build_resnet },
   { "resnet34", _graft_zoo_build_resnet },
   { "resnet50", _graft_zoo_build_resnet },
+  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2 },
+  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3 },
+  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3 },
+  { "efficientnet_b0", _graft_zoo_build_efficientnet },
   { "vit_tiny", _graft_zoo_build_vit },
 };
 
 static const char *const zoo_names[] = {
   "resnet18", "resnet34", "resnet50",
+  "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+  "efficientnet_b0",
   "vit_tiny",
   NULL
 };
@@ -116,4 +124,93 @@ _graft_zoo_conv_bn_act (GraftModel      *model,
                               (kernel - 1) / 2, 1, groups, FALSE);
   x = graft_model_add_batch_norm2d (model, bn, x, bn_eps, bn_momentum);
   return has_act ? graft_model_add_activation (model, x, act) : x;
+}
+
+int
+_graft_zoo_squeeze_excitation (GraftModel      *model,
+                               const char      *prefix,
+                               int              input,
+                               guint            channels,
+                               guint            squeeze_channels,
+                               GraftActivation  act,
+                               GraftActivation  scale_act)
+{
+  g_autofree char *fc1 = g_strconcat (prefix, ".fc1", NULL);
+  g_autofree char *fc2 = g_strconcat (prefix, ".fc2", NULL);
+  int s;
+
+  s = graft_model_add_adaptive_avg_pool2d (model, input, 1, 1);
+  s = graft_model_add_conv2d (model, fc1, s, squeeze_channels, 1, 1, 0, 1, 1, TRUE);
+  s = graft_model_add_activation (model, s, act);
+  s = graft_model_add_conv2d (model, fc2, s, channels, 1, 1, 0, 1, 1, TRUE);
+  s = graft_model_add_activation (model, s, scale_act);
+  return graft_model_add_scale_channels (model, input, s);
+}
+
+guint
+_graft_zoo_make_divisible (double v,
+                           guint  divisor)
+{
+  guint rounded = (guint) (v + divisor / 2.0) / divisor * divisor;
+
+  rounded = MAX (rounded, divisor);
+  if (rounded < 0.9 * v)
+    rounded += divisor;
+  return rounded;
+}
+
+static gboolean
+fill_param (GraftModel   *model,
+            const char   *layer,
+            const char   *suffix,
+            GraftZooInit  init,
+            double        a,
+            GRand        *rand)
+{
+  g_autofree char *name = g_strconcat (layer, ".", suffix, NULL);
+  const GraftParamInfo *info = graft_model_find_param (model, name);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *data = NULL;
+  gsize n;
+
+  if (info == NULL)
+    return FALSE;
+  n = graft_tensor_get_n_elements (info->value);
+  data = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      if (a == 0.0)
+        data[i] = 0.0f;
+      else if (init == GRAFT_ZOO_INIT_UNIFORM)
+        data[i] = (float) g_rand_double_range (rand, -a, a);
+      else
+        {
+          /* Box-Muller; 1 - u keeps the logarithm finite */
+          double u = 1.0 - g_rand_double (rand);
+          double v = g_rand_double (rand);
+
+          data[i] = (float) (a * sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v));
+        }
+    }
+  if (!graft_tensor_upload (info->value, data, n, &error))
+    {
+      g_warning ("Cannot initialise %s: %s", name, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_graft_zoo_init_linear (GraftModel   *model,
+                        const char   *name,
+                        GraftZooInit  init,
+                        double        a,
+                        guint64       seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed_array ((const guint32[]) {
+                                                        (guint32) seed, (guint32) (seed >> 32),
+                                                        g_str_hash (name) }, 3);
+
+  return fill_param (model, name, "weight", init, a, rand) &&
+         fill_param (model, name, "bias", init, 0.0, rand);
 }
