@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Row softmax in place, one workgroup per row of LEN values: the row's maximum (a NaN
-// wins, as on the CPU backend) and the sum of exp (x - max) are reduced as trees in
-// shared memory (the workgroup size is a power of two; nothing assumes a subgroup
-// size), then x = exp (x - max) / sum.
+// Row softmax in place over rows of LEN values: the row's maximum (a NaN wins, as on
+// the CPU backend) and the sum of exp (x - max), then x = exp (x - max) / sum.
+//  - On GPUs (PER_LANE false) one workgroup per row reduces as trees in shared memory
+//    (the workgroup size is a power of two; nothing assumes a subgroup size).
+//  - On CPU devices (PER_LANE true: lavapipe, where barriers are dear and lanes are SIMD
+//    lanes anyway) each invocation does one row alone, with no shared memory.
 #version 450
 #include "graft-common.glsl"
+
+layout(constant_id = 1) const bool PER_LANE = false;
 
 layout(std430, set = 0, binding = 0) buffer X { float x[]; };
 
@@ -32,8 +36,33 @@ void reduce(bool is_max)
     }
 }
 
+void softmax_lane(uint row)
+{
+  uint base = row * p.len;
+  float m = -1.0 / 0.0;
+  for (uint j = 0u; j < p.len; j++)
+    {
+      float v = x[base + j];
+      if (v > m || isnan(v))
+        m = v;
+    }
+  float s = 0.0;
+  for (uint j = 0u; j < p.len; j++)
+    s += exp(x[base + j] - m);
+  for (uint j = 0u; j < p.len; j++)
+    x[base + j] = exp(x[base + j] - m) / s;
+}
+
 void main()
 {
+  if (PER_LANE)
+    {
+      uint row = graft_global_index();
+      if (row < p.rows)
+        softmax_lane(row);
+      return;
+    }
+
   uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
   uint lane = gl_LocalInvocationID.x;
   uint wg = gl_WorkGroupSize.x;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "graft-test"
 
-/* The batched transpose and multi-head attention on Vulkan against the CPU backend.
+/* The batched transpose and multi-head attention on Vulkan against the CPU backend,
+ * attention with both kernel sets (for GPUs and for CPU devices), whatever the device.
  * The transpose moves values, so it must agree exactly. Attention sums at most L = 197
  * float32 products per value (and one exp per weight) in another order than OpenBLAS:
  * each value carries a relative error of a few 2^-24 times sqrt (L), so the normalised
@@ -63,10 +64,13 @@ compare (GraftTensor *got,
   return graft_test_rel_error (g, w, graft_tensor_get_n_elements (want));
 }
 
+/* Runs the cases with the GPU kernels (shared-memory tiles, a workgroup per softmax
+ * row) or the CPU-device ones (register blocks on texel fetches, an invocation per row),
+ * whichever the device would pick itself. */
 static void
-test_attention (gconstpointer data)
+run_attention (Context           *ctx,
+               GraftVkGemmKernel  kernel)
 {
-  Context *ctx = (Context *) data;
   g_autoptr(GRand) rand = g_rand_new_with_seed (42);
   /* N, L, E, heads: odd sizes that no 32 x 32 tile divides, one token, one head, a
    * random shape, and ViT-Ti/16's encoder (197 tokens, 192 wide, 3 heads of 64). */
@@ -79,9 +83,7 @@ test_attention (gconstpointer data)
   };
   double worst = 0.0;
 
-  if (!graft_test_have_vulkan (ctx))
-    return;
-
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, kernel);
   cases[3][3] = g_rand_int_range (rand, 1, 5);
   cases[3][0] = g_rand_int_range (rand, 1, 4);
   cases[3][1] = g_rand_int_range (rand, 2, 70);
@@ -140,6 +142,25 @@ test_attention (gconstpointer data)
           graft_tensor_unref (t[b][i]);
     }
   g_test_message ("largest normalised error: %.3g", worst);
+  _graft_vk_backend_set_gemm_kernel (ctx->vk, GRAFT_VK_GEMM_AUTO);
+}
+
+static void
+test_attention_tiled (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+
+  if (graft_test_have_vulkan (ctx))
+    run_attention (ctx, GRAFT_VK_GEMM_TILED);
+}
+
+static void
+test_attention_cpu_kernels (gconstpointer data)
+{
+  Context *ctx = (Context *) data;
+
+  if (graft_test_have_vulkan (ctx))
+    run_attention (ctx, GRAFT_VK_GEMM_CPU);
 }
 
 int
@@ -154,7 +175,8 @@ main (int    argc,
   graft_test_backends_open (&ctx);
 
   g_test_add_data_func ("/vulkan/attention/transpose", &ctx, test_transpose);
-  g_test_add_data_func ("/vulkan/attention/forward-backward", &ctx, test_attention);
+  g_test_add_data_func ("/vulkan/attention/gpu-kernels", &ctx, test_attention_tiled);
+  g_test_add_data_func ("/vulkan/attention/cpu-kernels", &ctx, test_attention_cpu_kernels);
 
   status = g_test_run ();
 

@@ -7,7 +7,10 @@
  *    products are OpenBLAS GEMMs on strided views of the packed qkv (leading dimension
  *    3E) and of out or dout (leading dimension E), so no head is ever copied out; the
  *    row softmax and its backward pass are loops over the item's L x L block. Items run
- *    on the worker threads; they write disjoint blocks of the outputs.
+ *    on the worker threads; they write disjoint blocks of the outputs. OpenBLAS may
+ *    split a large one of these GEMMs over its own threads too; its threaded build
+ *    takes concurrent calls safely. Cutting the items into row blocks small enough for
+ *    OpenBLAS to stay single-threaded was tried and was no faster on two cores.
  * Scratch: the backward pass needs dP (then dS) for every item, L x L values each, and
  * allocates them per call with g_try_malloc; a later activation-memory plan will own
  * it. */

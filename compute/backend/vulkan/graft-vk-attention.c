@@ -6,9 +6,13 @@
  *  - attn_gemm: a batched GEMM whose operands are strided views (offsets, per-sequence
  *    and per-head strides, row and column strides in push constants), so q k^T, P v and
  *    the backward products read the heads straight out of the packed qkv and write
- *    straight into out or dqkv. The items (sequence, head) are the grid's z.
- *  - attn_softmax: the row softmax of the scores, in place in probs, one workgroup per
- *    row; attn_softmax_backward turns dP into dS the same way.
+ *    straight into out or dqkv. The items (sequence, head) are the grid's z. Tiles go
+ *    through shared memory, for GPUs; attn_gemm_texel computes the same product with
+ *    register blocks and texel fetches, for CPU devices (the choice follows GEMM's,
+ *    see graft-vk-gemm.c).
+ *  - attn_softmax: the row softmax of the scores, in place in probs, one workgroup (or
+ *    with the CPU kernels one invocation) per row; attn_softmax_backward turns dP into
+ *    dS the same way.
  * Forward: S = scale q k^T into probs, softmax in place, out = P v. Backward: dV = P^T dO,
  * dP = dO V^T into a scratch buffer, dS in place, dQ = scale dS K, dK = scale dS^T Q.
  * The scratch buffer (probs' size) is allocated per call and released once the work has
@@ -78,8 +82,62 @@ _graft_vk_transpose_last2 (GraftBackend              *backend,
   return _graft_vk_dispatch_1d (self, &d, push.total, 1, error);
 }
 
-/* C = alpha A B for every item (sequence, head); the grid is split into several
- * dispatches where it exceeds maxComputeWorkGroupCount. */
+/* Launches @d over tiles_x x tiles_y x items workgroups, in several dispatches where
+ * that exceeds maxComputeWorkGroupCount; col0 advances by @col_step per workgroup. */
+static gboolean
+dispatch_grid (GraftVkBackend   *self,
+               GraftVkDispatch  *d,
+               GemmPush         *push,
+               guint64           tiles_x,
+               guint32           col_step,
+               guint64           tiles_y,
+               guint32           row_step,
+               guint64           items,
+               GError          **error)
+{
+  const guint32 *max = self->props.limits.maxComputeWorkGroupCount;
+
+  for (guint64 z = 0; z < items; z += max[2])
+    for (guint64 y = 0; y < tiles_y; y += max[1])
+      for (guint64 x = 0; x < tiles_x; x += max[0])
+        {
+          push->item0 = (guint32) z;
+          push->row0 = (guint32) (y * row_step);
+          push->col0 = (guint32) (x * col_step);
+          d->groups[0] = (guint32) MIN (tiles_x - x, (guint64) max[0]);
+          d->groups[1] = (guint32) MIN (tiles_y - y, (guint64) max[1]);
+          d->groups[2] = (guint32) MIN (items - z, (guint64) max[2]);
+          if (!_graft_vk_dispatch (self, d, error))
+            return FALSE;
+        }
+  return TRUE;
+}
+
+/* Whether to use the kernels laid out for CPU devices: where GEMM uses gemm_cpu (CPU
+ * devices such as lavapipe, or GRAFT_VK_GEMM=cpu; tests switch it). */
+static gboolean
+cpu_kernels (GraftVkBackend *self)
+{
+  GraftVkGemmKernel kernel = self->gemm_kernel;
+
+  if (kernel == GRAFT_VK_GEMM_AUTO)
+    kernel = self->parent.info->type == GRAFT_DEVICE_TYPE_CPU ? GRAFT_VK_GEMM_CPU : GRAFT_VK_GEMM_TILED;
+  return kernel == GRAFT_VK_GEMM_CPU;
+}
+
+/* Whether the products go to attn_gemm_texel: CPU kernels, and both operands fit a
+ * texel buffer. */
+static gboolean
+use_texels (GraftVkBackend *self,
+            GraftBuffer    *a,
+            GraftBuffer    *b)
+{
+  guint32 max = self->props.limits.maxTexelBufferElements;
+
+  return cpu_kernels (self) && a->size / sizeof (float) <= max && b->size / sizeof (float) <= max;
+}
+
+/* C = alpha A B for every item (sequence, head). */
 static gboolean
 batched_gemm (GraftVkBackend            *self,
               const GraftAttentionPlan  *plan,
@@ -89,9 +147,6 @@ batched_gemm (GraftVkBackend            *self,
               GemmPush                  *push,
               GError                   **error)
 {
-  const guint32 *max = self->props.limits.maxComputeWorkGroupCount;
-  guint64 tiles_x = ((guint64) push->n + TILE_N - 1) / TILE_N;
-  guint64 tiles_y = ((guint64) push->m + TILE_M - 1) / TILE_M;
   guint64 items = (guint64) plan->n * plan->heads;
   GraftVkDispatch d = {
     .shader = "attn_gemm",
@@ -104,23 +159,29 @@ batched_gemm (GraftVkBackend            *self,
   };
 
   push->heads = plan->heads;
-  for (guint64 z = 0; z < items; z += max[2])
-    for (guint64 y = 0; y < tiles_y; y += max[1])
-      for (guint64 x = 0; x < tiles_x; x += max[0])
-        {
-          push->item0 = (guint32) z;
-          push->row0 = (guint32) (y * TILE_M);
-          push->col0 = (guint32) (x * TILE_N);
-          d.groups[0] = (guint32) MIN (tiles_x - x, (guint64) max[0]);
-          d.groups[1] = (guint32) MIN (tiles_y - y, (guint64) max[1]);
-          d.groups[2] = (guint32) MIN (items - z, (guint64) max[2]);
-          if (!_graft_vk_dispatch (self, &d, error))
-            return FALSE;
-        }
-  return TRUE;
+  if (use_texels (self, a, b))
+    {
+      /* One invocation per 4 x 4 block; a workgroup spans the row's column blocks (up
+       * to 64 of them), so narrow products leave few lanes idle. */
+      guint64 col_blocks = ((guint64) push->n + 3) / 4;
+      guint32 wg = 8;
+
+      while (wg < col_blocks && wg * 2 <= MIN (64, self->wg_1d))
+        wg *= 2;
+      d.shader = "attn_gemm_texel";
+      d.texel_mask = 0x3;
+      d.spec[0] = wg;
+      d.n_spec = 1;
+      return dispatch_grid (self, &d, push, (col_blocks + wg - 1) / wg, wg,
+                            ((guint64) push->m + 3) / 4, 4, items, error);
+    }
+  return dispatch_grid (self, &d, push, ((guint64) push->n + TILE_N - 1) / TILE_N, TILE_N,
+                        ((guint64) push->m + TILE_M - 1) / TILE_M, TILE_M, items, error);
 }
 
-/* One workgroup per row of plan->l values over every item's L x L block. */
+/* The row kernels over every item's L x L block: one workgroup per row, or with the
+ * CPU kernels one invocation per row (specialization constant 1, PER_LANE): on lavapipe
+ * that is four times faster, as barriers there cost more than the rows' work. */
 static gboolean
 rows_op (GraftVkBackend            *self,
          const char                *shader,
@@ -131,15 +192,19 @@ rows_op (GraftVkBackend            *self,
 {
   guint32 wg = 1;
   RowsPush push = { plan->n * plan->heads * plan->l, plan->l };
+  gboolean per_lane = cpu_kernels (self);
   GraftVkDispatch d = {
     .shader = shader,
     .n_bindings = second != NULL ? 2 : 1,
     .buffers = { first, second },
-    .n_spec = 1,
+    .spec = { 0, per_lane },
+    .n_spec = 2,
     .push = &push,
     .push_size = sizeof push,
   };
 
+  if (per_lane)
+    return _graft_vk_dispatch_1d (self, &d, push.rows, 1, error);
   while (wg * 2 <= MIN (ROWS_WORKGROUP, self->wg_1d))
     wg *= 2;
   d.spec[0] = wg;

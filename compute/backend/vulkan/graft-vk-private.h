@@ -23,7 +23,8 @@
  *
  * Environment, for tests and for finding out why something is slow:
  *   GRAFT_VULKAN_LIBRARY=path  another Vulkan loader than libvulkan.so.1
- *   GRAFT_VK_GEMM=tiled|cpu    force a GEMM kernel (default: by device type)
+ *   GRAFT_VK_GEMM=tiled|cpu    force a GEMM kernel, and the matching convolution and
+ *                              attention kernels (default: by device type)
  *   GRAFT_VK_STAGING=1         copy through a staging buffer even to mappable memory
  */
 
