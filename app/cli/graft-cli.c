@@ -19,6 +19,7 @@ typedef struct {
 static const Command commands[] = {
   { "devices", _graft_cli_devices, "List the compute devices of this machine and their limits" },
   { "bench",   _graft_cli_bench,   "Measure the speed of an op on each device (bench gemm)" },
+  { "forward", _graft_cli_forward, "Run a model on tensors in safetensors files (and its gradients)" },
 };
 
 void
