@@ -15,6 +15,7 @@
 #include "tensor/graft-ops-loss.h"
 #include "tensor/graft-ops-optim.h"
 #include "bench/graft-bench.h"
+#include "bench/graft-bench-train.h"
 #include "io/graft-safetensors.h"
 #include "nn/graft-model.h"
 #include "nn/zoo/graft-zoo.h"

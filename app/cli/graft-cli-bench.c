@@ -170,41 +170,119 @@ bench_gemm (GraftCliGlobals *globals,
   return status;
 }
 
+static int
+bench_train_step (GraftCliGlobals *globals,
+                  const char      *model,
+                  guint            batch,
+                  guint            size,
+                  guint            classes,
+                  double           min_seconds)
+{
+  g_autoptr(GraftBackend) backend = NULL;
+  g_autoptr(GError) error = NULL;
+  GraftTrainStepBench r;
+
+  backend = graft_backend_open (globals->device, &error);
+  if (backend == NULL)
+    {
+      _graft_cli_error ("%s; “graft-cli devices” lists the devices", error->message);
+      return GRAFT_CLI_EXIT_FAILURE;
+    }
+  if (!globals->json)
+    {
+      printf ("Training step of %s (forward, cross-entropy backward, SGD with momentum) on %u "
+              "random %u×%u images, %u classes,\non %s\n", model, batch, size, size, classes,
+              graft_backend_get_info (backend)->name);
+      fflush (stdout);
+    }
+  if (!graft_bench_train_step (backend, model, batch, size, classes, min_seconds, &r, &error))
+    {
+      _graft_cli_error ("%s on %s: %s", model, graft_backend_get_info (backend)->name, error->message);
+      return GRAFT_CLI_EXIT_FAILURE;
+    }
+
+  if (globals->json)
+    {
+      json_object *root = json_object_new_object ();
+
+      json_object_object_add (root, "model", json_object_new_string (model));
+      json_object_object_add (root, "device", json_object_new_string (graft_backend_get_info (backend)->id));
+      json_object_object_add (root, "device_name", json_object_new_string (graft_backend_get_info (backend)->name));
+      json_object_object_add (root, "batch", json_object_new_int ((int) batch));
+      json_object_object_add (root, "size", json_object_new_int ((int) size));
+      json_object_object_add (root, "steps", json_object_new_int ((int) r.steps));
+      json_object_object_add (root, "seconds", json_object_new_double (r.seconds));
+      json_object_object_add (root, "images_per_second", json_object_new_double (r.images_per_second));
+      json_object_object_add (root, "first_step_seconds", json_object_new_double (r.first_step_seconds));
+      json_object_object_add (root, "activation_bytes", json_object_new_int64 ((gint64) r.activation_bytes));
+      json_object_object_add (root, "loss", json_object_new_double (r.loss));
+      printf ("%s\n", json_object_to_json_string_ext (root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+      json_object_put (root);
+    }
+  else
+    printf ("%.2f images/s (%u steps in %.1f s; first step %.1f s; activations %.0f MiB; loss %.3f)\n",
+            r.images_per_second, r.steps, r.seconds, r.first_step_seconds,
+            r.activation_bytes / 1048576.0, r.loss);
+  return GRAFT_CLI_EXIT_OK;
+}
+
 int
 _graft_cli_bench (GraftCliGlobals  *globals,
                   int               argc,
                   char            **argv)
 {
   g_autofree char *sizes = NULL;
+  g_autofree char *model = NULL;
   g_autoptr(GArray) shapes = g_array_new (FALSE, FALSE, sizeof (Shape));
-  double min_seconds = 0.5;
+  double min_seconds = -1;
+  gint batch = 32, size = 224, classes = 1000;
   const GOptionEntry entries[] = {
-    { "sizes", 0, 0, G_OPTION_ARG_STRING, &sizes, "Comma-separated sizes: N (square) or MxNxK (default 256,512,1024)", "SIZES" },
-    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each measurement for at least this long (default 0.5)", "S" },
+    { "sizes", 0, 0, G_OPTION_ARG_STRING, &sizes, "gemm: comma-separated sizes: N (square) or MxNxK (default 256,512,1024)", "SIZES" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each measurement for at least this long (default 0.5 for gemm, 10 for train-step)", "S" },
+    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "train-step: zoo architecture (default resnet18)", "NAME" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "train-step: images per batch (default 32)", "N" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "train-step: image side in pixels (default 224)", "PIXELS" },
+    { "classes", 0, 0, G_OPTION_ARG_INT, &classes, "train-step: classes of the head (default 1000)", "N" },
     G_OPTION_ENTRY_NULL
   };
+  const char *usage = "usage: graft-cli bench gemm [--sizes=256,512,1024] [--seconds=0.5] [--device=DEVICE] [--json]\n"
+                      "       graft-cli bench train-step [--model=resnet18] [--batch=32] [--size=224] [--classes=1000] [--seconds=10] [--device=DEVICE] [--json]";
 
-  if (!_graft_cli_parse (globals, &argc, &argv, entries, "bench gemm",
-                         "Measure GEMM speed on every device (or the one --device names)\n"
-                         "beside OpenBLAS on the same machine."))
+  if (!_graft_cli_parse (globals, &argc, &argv, entries, "gemm|train-step",
+                         "gemm: measure GEMM speed on every device (or the one --device names)\n"
+                         "beside OpenBLAS on the same machine.\n"
+                         "train-step: measure images per second of whole training steps of a\n"
+                         "zoo model on one device (tests/bench/train_step.py measures PyTorch)."))
     return GRAFT_CLI_EXIT_USAGE;
 
-  if (argc != 2 || !g_str_equal (argv[1], "gemm"))
+  if (argc != 2 || (!g_str_equal (argv[1], "gemm") && !g_str_equal (argv[1], "train-step")))
     {
-      _graft_cli_error ("usage: graft-cli bench gemm [--sizes=256,512,1024] [--seconds=0.5] [--device=DEVICE] [--json]");
+      _graft_cli_error ("%s", usage);
       return GRAFT_CLI_EXIT_USAGE;
     }
+  if (min_seconds > 600)
+    {
+      _graft_cli_error ("--seconds must lie between 0 and 600");
+      return GRAFT_CLI_EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "train-step"))
+    {
+      if (batch < 1 || batch > 4096 || size < 8 || size > 4096 || classes < 1 || classes > 100000)
+        {
+          _graft_cli_error ("--batch, --size or --classes is out of range");
+          return GRAFT_CLI_EXIT_USAGE;
+        }
+      return bench_train_step (globals, model != NULL ? model : "resnet18", batch, size, classes,
+                               min_seconds >= 0 ? min_seconds : 10.0);
+    }
+
   if (!parse_shapes (sizes != NULL ? sizes : "256,512,1024", shapes))
     {
       _graft_cli_error ("--sizes: “%s” is not a list like 256,512 or 1024x512x256", sizes);
       return GRAFT_CLI_EXIT_USAGE;
     }
-  if (min_seconds < 0 || min_seconds > 60)
-    {
-      _graft_cli_error ("--seconds must lie between 0 and 60");
-      return GRAFT_CLI_EXIT_USAGE;
-    }
 
   /* --device (or $GRAFT_DEVICE) narrows the run to one device; else every device runs. */
-  return bench_gemm (globals, shapes, min_seconds, !globals->device_given);
+  return bench_gemm (globals, shapes, min_seconds >= 0 ? min_seconds : 0.5, !globals->device_given);
 }

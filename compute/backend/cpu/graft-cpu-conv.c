@@ -2,15 +2,19 @@
 #define G_LOG_DOMAIN "graft-cpu"
 
 /* 2-D convolution on the CPU.
- *  - General case: per image and group, im2col unfolds the group's input into a column
- *    matrix [C_in/groups * kh * kw, out_h * out_w] and OpenBLAS multiplies the weight by
- *    it. The input gradient is a GEMM into a column matrix folded back by col2im; the
- *    weight gradient is a GEMM per image accumulated over the batch (beta = 1). A 1x1
- *    kernel with stride 1 and no padding needs no column matrix: the input is one.
+ *  - General case: images go in chunks of nb (as many as keep the column matrix within
+ *    COL_BUDGET values). Per chunk and group, im2col unfolds the images' inputs side by
+ *    side into one column matrix [C_in/groups * kh * kw, nb * out_h * out_w] and one
+ *    OpenBLAS GEMM multiplies the weight by it, whose result is spread back into the
+ *    images' planes. Backward gathers the chunk's output gradient the same way: the
+ *    weight gradient is one GEMM per chunk with an inner dimension of nb * out_h * out_w
+ *    (accumulated over chunks, beta = 1), the input gradient a GEMM into a column matrix
+ *    folded back by col2im. Few, large GEMMs keep BLAS near its peak where a layer's
+ *    planes are small (7 × 7 at the end of a ResNet).
  *  - Depthwise (one channel per group): direct loops threaded over the N x C planes, as
  *    a GEMM with one row per group would waste nearly all of BLAS's work.
- * Scratch: the column matrix (one image and group at a time) is allocated per call with
- * g_try_malloc and freed before returning; a later activation-memory plan will own it.
+ * Scratch: the column matrix and the gathered outputs of one chunk are allocated per call
+ * with g_try_malloc and freed before returning.
  * Unfolding, folding and the depthwise loops run on the worker threads, GEMM on
  * OpenBLAS's own. */
 
@@ -33,6 +37,11 @@ struct _ConvCtx {
   const float  *dy;
   float        *out;      /* y, dx, dweight, or one image's group for col2im */
   float        *col;
+  float        *tmp;      /* a chunk's outputs or output gradients, [og, nb * ohw] */
+  guint32       nb;       /* images in the chunk */
+  guint32       n0;       /* its first image */
+  guint32       group;
+  guint32       rows;     /* rows of the column matrix per image: cg * kh * kw */
 };
 
 /* Item i is done by whichever range holds unit i * cost, as in graft-cpu-pool.c. */
@@ -63,26 +72,22 @@ for_each_item (GraftBackend *backend,
   _graft_cpu_parallel_for ((GraftCpuBackend *) backend, items * c->cost, items_range, c);
 }
 
-static gboolean
-is_pointwise (const GraftConvPlan *p)
-{
-  return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-         p->pad_h == 0 && p->pad_w == 0;
-}
-
 /* ---- im2col / col2im ---------------------------------------------------------------- */
 
 /* Row r = (ci * kh + ki) * kw + kj of the column matrix: input channel ci shifted by
  * kernel tap (ki, kj), zero where the tap falls in the padding. */
 static void
 im2col_row (const ConvCtx *c,
-            guint32        r)
+            guint32        item)
 {
   const GraftConvPlan *p = c->plan;
+  guint32 img = item / c->rows, r = item % c->rows;
   guint32 taps = p->kernel_h * p->kernel_w;
   guint32 ci = r / taps, ki = (r % taps) / p->kernel_w, kj = r % p->kernel_w;
-  const float *x = c->x + (gsize) ci * p->in_h * p->in_w;
-  float *row = c->col + (gsize) r * p->out_h * p->out_w;
+  gsize ohw = (gsize) p->out_h * p->out_w;
+  const float *x = c->x + ((gsize) (c->n0 + img) * p->c_in + (gsize) c->group * (p->c_in / p->groups) + ci)
+                          * p->in_h * p->in_w;
+  float *row = c->col + (gsize) r * c->nb * ohw + (gsize) img * ohw;
 
   for (guint32 oh = 0; oh < p->out_h; oh++)
     {
@@ -94,6 +99,17 @@ im2col_row (const ConvCtx *c,
           memset (dst, 0, p->out_w * sizeof (float));
           continue;
         }
+      if (p->stride_w == 1 && p->dilation_w == 1)
+        {
+          /* a contiguous run of the input row, with padding at either end */
+          gint64 w0 = (gint64) kj - p->pad_w;
+          for (guint32 ow = 0; ow < p->out_w; ow++)
+            {
+              gint64 w = w0 + ow;
+              dst[ow] = (w < 0 || w >= p->in_w) ? 0.0f : x[h * p->in_w + w];
+            }
+          continue;
+        }
       for (guint32 ow = 0; ow < p->out_w; ow++)
         {
           gint64 w = (gint64) ow * p->stride_w - p->pad_w + (gint64) kj * p->dilation_w;
@@ -102,20 +118,24 @@ im2col_row (const ConvCtx *c,
     }
 }
 
-/* Folds the rows of input channel ci back into its plane of c->out, summing taps. */
+/* Folds the rows of image img's input channel ci (item img * cg + ci) back into its plane
+ * of dx, summing taps. */
 static void
 col2im_channel (const ConvCtx *c,
-                guint32        ci)
+                guint32        item)
 {
   const GraftConvPlan *p = c->plan;
+  guint32 cg = p->c_in / p->groups;
+  guint32 img = item / cg, ci = item % cg;
   guint32 taps = p->kernel_h * p->kernel_w;
-  float *dx = c->out + (gsize) ci * p->in_h * p->in_w;
+  gsize ohw = (gsize) p->out_h * p->out_w;
+  float *dx = c->out + ((gsize) (c->n0 + img) * p->c_in + (gsize) c->group * cg + ci) * p->in_h * p->in_w;
 
   memset (dx, 0, (gsize) p->in_h * p->in_w * sizeof (float));
   for (guint32 t = 0; t < taps; t++)
     {
       guint32 ki = t / p->kernel_w, kj = t % p->kernel_w;
-      const float *row = c->col + ((gsize) ci * taps + t) * p->out_h * p->out_w;
+      const float *row = c->col + ((gsize) ci * taps + t) * c->nb * ohw + (gsize) img * ohw;
 
       for (guint32 oh = 0; oh < p->out_h; oh++)
         {
@@ -133,47 +153,71 @@ col2im_channel (const ConvCtx *c,
     }
 }
 
+/* Row o of image img (item img * og + o) between the chunk's matrix [og, nb * ohw] and
+ * the image's plane of y (with the bias) or dy. */
 static void
-im2col (GraftBackend  *backend,
-        ConvCtx       *c,
-        const float   *x_group,
-        guint32        rows)
+spread_row (const ConvCtx *c,
+            guint32        item)
 {
   const GraftConvPlan *p = c->plan;
+  guint32 og = p->c_out / p->groups;
+  guint32 img = item / og, o = item % og, co = c->group * og + o;
+  gsize ohw = (gsize) p->out_h * p->out_w;
+  const float *src = c->tmp + (gsize) o * c->nb * ohw + (gsize) img * ohw;
+  float *dst = c->out + ((gsize) (c->n0 + img) * p->c_out + co) * ohw;
+  float b = c->b != NULL ? c->b[co] : 0.0f;
 
-  c->x = x_group;
-  for_each_item (backend, c, im2col_row, rows, (guint64) p->out_h * p->out_w);
+  for (gsize i = 0; i < ohw; i++)
+    dst[i] = src[i] + b;
 }
 
 static void
-col2im (GraftBackend  *backend,
-        ConvCtx       *c,
-        float         *dx_group,
-        guint32        channels)
+gather_row (const ConvCtx *c,
+            guint32        item)
 {
   const GraftConvPlan *p = c->plan;
+  guint32 og = p->c_out / p->groups;
+  guint32 img = item / og, o = item % og, co = c->group * og + o;
+  gsize ohw = (gsize) p->out_h * p->out_w;
 
-  c->out = dx_group;
-  for_each_item (backend, c, col2im_channel, channels,
-                 (guint64) p->kernel_h * p->kernel_w * p->out_h * p->out_w);
+  memcpy (c->tmp + (gsize) o * c->nb * ohw + (gsize) img * ohw,
+          c->dy + ((gsize) (c->n0 + img) * p->c_out + co) * ohw, ohw * sizeof (float));
 }
 
-/* The column matrix for one image and group, or NULL with an error. */
-static float *
-alloc_col (const GraftConvPlan  *p,
-           GError              **error)
-{
-  guint64 n = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * p->out_h * p->out_w;
-  float *col = NULL;
+/* Values a chunk's column matrix may hold: enough images side by side for large GEMMs,
+ * few enough to stay within a few tens of megabytes. */
+#define COL_BUDGET (8u << 20)
 
-  if (n < G_MAXUINT32)
-    col = g_try_malloc (n * sizeof (float));
-  if (col == NULL)
-    g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
-                 "conv2d: no memory for the %" G_GUINT64_FORMAT "-value column matrix of a "
-                 "%ux%u kernel over %ux%u outputs; use smaller images",
-                 n, p->kernel_h, p->kernel_w, p->out_h, p->out_w);
-  return col;
+static guint32
+chunk_images (const GraftConvPlan *p)
+{
+  guint64 per_image = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * p->out_h * p->out_w;
+
+  return (guint32) CLAMP (COL_BUDGET / MAX (per_image, 1), 1, p->n);
+}
+
+/* The column matrix and the gathered outputs of a chunk, or FALSE with an error. */
+static gboolean
+alloc_scratch (const GraftConvPlan  *p,
+               guint32               nb,
+               float               **col,
+               float               **tmp,
+               GError              **error)
+{
+  guint64 cols = (guint64) nb * p->out_h * p->out_w;
+  guint64 n_col = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * cols;
+  guint64 n_tmp = (guint64) (p->c_out / p->groups) * cols;
+
+  *col = n_col < G_MAXUINT32 ? g_try_malloc (n_col * sizeof (float)) : NULL;
+  *tmp = *col != NULL && n_tmp < G_MAXUINT32 ? g_try_malloc (n_tmp * sizeof (float)) : NULL;
+  if (*tmp != NULL)
+    return TRUE;
+  g_clear_pointer (col, g_free);
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+               "conv2d: no memory for the %" G_GUINT64_FORMAT "-value column matrix of a "
+               "%ux%u kernel over %ux%u outputs; use smaller images",
+               n_col, p->kernel_h, p->kernel_w, p->out_h, p->out_w);
+  return FALSE;
 }
 
 /* ---- depthwise ---------------------------------------------------------------------- */
@@ -292,9 +336,9 @@ _graft_cpu_conv2d (GraftBackend         *backend,
 {
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
-  gsize hw = (gsize) p->in_h * p->in_w;
-  gboolean pointwise = is_pointwise (p);
   g_autofree float *col = NULL;
+  g_autofree float *tmp = NULL;
+  guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data,
                 .b = bias != NULL ? bias->data : NULL, .out = y->data };
 
@@ -304,31 +348,27 @@ _graft_cpu_conv2d (GraftBackend         *backend,
       return TRUE;
     }
 
-  if (!pointwise && (col = alloc_col (p, error)) == NULL)
+  nb = chunk_images (p);
+  if (!alloc_scratch (p, nb, &col, &tmp, error))
     return FALSE;
   c.col = col;
+  c.tmp = tmp;
+  c.rows = k;
 
-  for (guint32 n = 0; n < p->n; n++)
+  for (guint32 n0 = 0; n0 < p->n; n0 += nb)
     for (guint32 g = 0; g < p->groups; g++)
       {
-        const float *xg = x->data + ((gsize) n * p->c_in + (gsize) g * cg) * hw;
-        float *yg = y->data + ((gsize) n * p->c_out + (gsize) g * og) * ohw;
         const float *wg = weight->data + (gsize) g * og * k;
-        float beta = 0.0f;
 
-        if (!pointwise)
-          im2col (backend, &c, xg, k);
-        if (bias != NULL)
-          {
-            for (guint32 o = 0; o < og; o++)
-              for (guint32 i = 0; i < ohw; i++)
-                yg[(gsize) o * ohw + i] = bias->data[g * og + o];
-            beta = 1.0f;
-          }
+        c.n0 = n0;
+        c.nb = MIN (nb, p->n - n0);
+        c.group = g;
+        for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                     (blasint) og, (blasint) ohw, (blasint) k,
-                     1.0f, wg, (blasint) k, pointwise ? xg : col, (blasint) ohw,
-                     beta, yg, (blasint) ohw);
+                     (blasint) og, (blasint) (c.nb * ohw), (blasint) k,
+                     1.0f, wg, (blasint) k, col, (blasint) (nb * ohw),
+                     0.0f, tmp, (blasint) (nb * ohw));
+        for_each_item (backend, &c, spread_row, c.nb * og, ohw);
       }
   return TRUE;
 }
@@ -370,8 +410,9 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
   gsize hw = (gsize) p->in_h * p->in_w;
-  gboolean pointwise = is_pointwise (p);
   g_autofree float *col = NULL;
+  g_autofree float *tmp = NULL;
+  guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data, .dy = dy->data };
 
   if (dbias != NULL)
@@ -394,39 +435,46 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
 
   if (dx == NULL && dweight == NULL)
     return TRUE;
-  if (!pointwise && (col = alloc_col (p, error)) == NULL)
+  nb = chunk_images (p);
+  if (!alloc_scratch (p, nb, &col, &tmp, error))
     return FALSE;
   c.col = col;
+  c.tmp = tmp;
+  c.rows = k;
 
-  for (guint32 n = 0; n < p->n; n++)
+  for (guint32 n0 = 0; n0 < p->n; n0 += nb)
     for (guint32 g = 0; g < p->groups; g++)
       {
-        const float *xg = x->data + ((gsize) n * p->c_in + (gsize) g * cg) * hw;
-        const float *dyg = dy->data + ((gsize) n * p->c_out + (gsize) g * og) * ohw;
         const float *wg = weight->data + (gsize) g * og * k;
+        blasint cols, ld = (blasint) (nb * ohw);
+
+        c.n0 = n0;
+        c.nb = MIN (nb, p->n - n0);
+        c.group = g;
+        cols = (blasint) (c.nb * ohw);
+        /* tmp [og, nb * ohw] = the chunk's dy for this group, images side by side */
+        for_each_item (backend, &c, gather_row, c.nb * og, ohw);
 
         if (dweight != NULL)
           {
-            /* dW_g [og, k] (+)= dy_g [og, ohw] x col^T [ohw, k], summed over images */
-            if (!pointwise)
-              im2col (backend, &c, xg, k);
+            /* dW_g [og, k] (+)= dy [og, nb * ohw] x col^T [nb * ohw, k], summed over chunks */
+            for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
             cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
-                         (blasint) og, (blasint) k, (blasint) ohw,
-                         1.0f, dyg, (blasint) ohw, pointwise ? xg : col, (blasint) ohw,
-                         n == 0 ? 0.0f : 1.0f,
+                         (blasint) og, (blasint) k, cols,
+                         1.0f, tmp, ld, col, ld,
+                         n0 == 0 ? 0.0f : 1.0f,
                          dweight->data + (gsize) g * og * k, (blasint) k);
           }
         if (dx != NULL)
           {
-            /* col [k, ohw] = W_g^T [k, og] x dy_g [og, ohw], folded into dx */
-            float *dxg = dx->data + ((gsize) n * p->c_in + (gsize) g * cg) * hw;
-
+            /* col [k, nb * ohw] = W_g^T [k, og] x dy [og, nb * ohw], folded into dx */
             cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
-                         (blasint) k, (blasint) ohw, (blasint) og,
-                         1.0f, wg, (blasint) k, dyg, (blasint) ohw,
-                         0.0f, pointwise ? dxg : col, (blasint) ohw);
-            if (!pointwise)
-              col2im (backend, &c, dxg, cg);
+                         (blasint) k, cols, (blasint) og,
+                         1.0f, wg, (blasint) k, tmp, ld,
+                         0.0f, col, ld);
+            c.out = dx->data;
+            for_each_item (backend, &c, col2im_channel, c.nb * cg,
+                           (guint64) p->kernel_h * p->kernel_w * ohw);
           }
       }
   return TRUE;
