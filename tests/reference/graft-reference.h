@@ -6,7 +6,7 @@
 
 #include "graft.h"
 
-/* Runs /usr/bin/python3 tests/reference/SCRIPT OUTPUT in a fresh temporary folder and
+/* Runs /usr/bin/python3 (or $GRAFT_TEST_PYTHON) tests/reference/SCRIPT OUTPUT in a fresh temporary folder and
  * opens OUTPUT; when the script cannot run (no PyTorch), returns NULL and says why. */
 GraftSafetensors *graft_reference_generate    (const char  *script,
                                                char       **why);

@@ -11,9 +11,8 @@
  *    split a large one of these GEMMs over its own threads too; its threaded build
  *    takes concurrent calls safely. Cutting the items into row blocks small enough for
  *    OpenBLAS to stay single-threaded was tried and was no faster on two cores.
- * Scratch: the backward pass needs dP (then dS) for every item, L x L values each, and
- * allocates them per call with g_try_malloc; a later activation-memory plan will own
- * it. */
+ * Scratch: the backward pass needs dP (then dS) for every item, L x L values each, in
+ * the backend's working space (_graft_cpu_scratch), allocated once. */
 
 #include <cblas.h>
 #include <math.h>
@@ -238,14 +237,14 @@ _graft_cpu_attention_backward (GraftBackend              *backend,
                                GError                   **error)
 {
   guint64 n = (guint64) plan->n * plan->heads * plan->l * plan->l;
-  g_autofree float *scratch = NULL;
+  float *scratch = NULL;
   AttnCtx c = {
     .plan = plan, .qkv = qkv->data, .probs = probs->data, .dout = dout->data,
     .dqkv = dqkv->data,
   };
 
   if (n <= G_MAXSIZE / sizeof (float))
-    scratch = g_try_malloc (n * sizeof (float));
+    scratch = _graft_cpu_scratch ((GraftCpuBackend *) backend, n, NULL);
   if (scratch == NULL)
     {
       g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,

@@ -33,7 +33,32 @@ struct _GraftCpuBackend {
   GMutex        mutex;
   GCond         cond;
   guint         pending;
+  float        *scratch;        /* grows to the largest request, then stays */
+  gsize         scratch_size;   /* in floats */
 };
+
+float *
+_graft_cpu_scratch (GraftCpuBackend  *self,
+                    gsize             n_floats,
+                    GError          **error)
+{
+  float *grown;
+
+  if (n_floats <= self->scratch_size)
+    return self->scratch;
+  grown = n_floats < G_MAXSIZE / sizeof (float) ? g_try_malloc (n_floats * sizeof (float)) : NULL;
+  if (grown == NULL)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+                   "no memory for %" G_GSIZE_FORMAT " MiB of working space",
+                   n_floats * sizeof (float) >> 20);
+      return NULL;
+    }
+  g_free (self->scratch);
+  self->scratch = grown;
+  self->scratch_size = n_floats;
+  return grown;
+}
 
 static void
 run_chunk (gpointer data,
@@ -345,6 +370,7 @@ cpu_destroy (GraftBackend *backend)
 
   if (self->pool != NULL)
     g_thread_pool_free (self->pool, FALSE, TRUE);
+  g_clear_pointer (&self->scratch, g_free);
   g_mutex_clear (&self->mutex);
   g_cond_clear (&self->cond);
   g_free (self);

@@ -13,8 +13,8 @@
  *    planes are small (7 × 7 at the end of a ResNet).
  *  - Depthwise (one channel per group): direct loops threaded over the N x C planes, as
  *    a GEMM with one row per group would waste nearly all of BLAS's work.
- * Scratch: the column matrix and the gathered outputs of one chunk are allocated per call
- * with g_try_malloc and freed before returning.
+ * Scratch: the column matrix and the gathered outputs of one chunk live in the backend's
+ * working space (_graft_cpu_scratch), allocated once for the largest layer.
  * Unfolding, folding and the depthwise loops run on the worker threads, GEMM on
  * OpenBLAS's own. */
 
@@ -196,9 +196,11 @@ chunk_images (const GraftConvPlan *p)
   return (guint32) CLAMP (COL_BUDGET / MAX (per_image, 1), 1, p->n);
 }
 
-/* The column matrix and the gathered outputs of a chunk, or FALSE with an error. */
+/* The column matrix and the gathered outputs of a chunk, in the backend's working
+ * space, or FALSE with an error. */
 static gboolean
-alloc_scratch (const GraftConvPlan  *p,
+alloc_scratch (GraftBackend         *backend,
+               const GraftConvPlan  *p,
                guint32               nb,
                float               **col,
                float               **tmp,
@@ -207,12 +209,16 @@ alloc_scratch (const GraftConvPlan  *p,
   guint64 cols = (guint64) nb * p->out_h * p->out_w;
   guint64 n_col = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * cols;
   guint64 n_tmp = (guint64) (p->c_out / p->groups) * cols;
+  float *space = NULL;
 
-  *col = n_col < G_MAXUINT32 ? g_try_malloc (n_col * sizeof (float)) : NULL;
-  *tmp = *col != NULL && n_tmp < G_MAXUINT32 ? g_try_malloc (n_tmp * sizeof (float)) : NULL;
-  if (*tmp != NULL)
-    return TRUE;
-  g_clear_pointer (col, g_free);
+  if (n_col < G_MAXUINT32 && n_tmp < G_MAXUINT32)
+    space = _graft_cpu_scratch ((GraftCpuBackend *) backend, n_col + n_tmp, NULL);
+  if (space != NULL)
+    {
+      *col = space;
+      *tmp = space + n_col;
+      return TRUE;
+    }
   g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
                "conv2d: no memory for the %" G_GUINT64_FORMAT "-value column matrix of a "
                "%ux%u kernel over %ux%u outputs; use smaller images",
@@ -336,8 +342,8 @@ _graft_cpu_conv2d (GraftBackend         *backend,
 {
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
-  g_autofree float *col = NULL;
-  g_autofree float *tmp = NULL;
+  float *col = NULL;
+  float *tmp = NULL;
   guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data,
                 .b = bias != NULL ? bias->data : NULL, .out = y->data };
@@ -349,7 +355,7 @@ _graft_cpu_conv2d (GraftBackend         *backend,
     }
 
   nb = chunk_images (p);
-  if (!alloc_scratch (p, nb, &col, &tmp, error))
+  if (!alloc_scratch (backend, p, nb, &col, &tmp, error))
     return FALSE;
   c.col = col;
   c.tmp = tmp;
@@ -410,8 +416,8 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
   gsize hw = (gsize) p->in_h * p->in_w;
-  g_autofree float *col = NULL;
-  g_autofree float *tmp = NULL;
+  float *col = NULL;
+  float *tmp = NULL;
   guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data, .dy = dy->data };
 
@@ -436,7 +442,7 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
   if (dx == NULL && dweight == NULL)
     return TRUE;
   nb = chunk_images (p);
-  if (!alloc_scratch (p, nb, &col, &tmp, error))
+  if (!alloc_scratch (backend, p, nb, &col, &tmp, error))
     return FALSE;
   c.col = col;
   c.tmp = tmp;

@@ -36,6 +36,13 @@ void     _graft_cpu_parallel_for         (GraftCpuBackend    *self,
                                           GraftCpuRangeFunc   func,
                                           gpointer            ctx);
 
+/* Working space of at least @n_floats values, owned by the backend and reused by every
+ * op (ops run one at a time): after the largest op has run once, nothing is allocated.
+ * Valid until the next call. */
+float   *_graft_cpu_scratch              (GraftCpuBackend    *self,
+                                          gsize               n_floats,
+                                          GError            **error);
+
 gboolean _graft_cpu_activation           (GraftBackend       *backend,
                                           GraftActivation     act,
                                           GraftBuffer        *x,
