@@ -7,6 +7,7 @@
 #include <locale.h>
 
 #include "graft-application.h"
+#include "graft.h"
 
 /* TRUE when @dir holds a catalogue of ours for one of the user's languages. */
 static gboolean
@@ -46,6 +47,7 @@ main (int   argc,
 {
   g_autoptr(GraftApplication) application = NULL;
 
+  graft_cpu_blas_restart_if_slow (argv);
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, graft_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

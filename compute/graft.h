@@ -5,6 +5,7 @@
 
 #include "backend/graft-device.h"
 #include "backend/graft-backend.h"
+#include "backend/cpu/graft-cpu-blas.h"
 #include "tensor/graft-tensor.h"
 #include "tensor/graft-ops.h"
 #include "tensor/graft-ops-pool.h"

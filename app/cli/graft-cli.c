@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graft-config.h"
+#include "graft.h"
 #include "graft-cli-private.h"
 
 typedef struct {
@@ -103,6 +104,7 @@ main (int    argc,
   int first = 1;
   int status = GRAFT_CLI_EXIT_USAGE;
 
+  graft_cpu_blas_restart_if_slow (argv);
   setlocale (LC_ALL, "");
   g_set_prgname ("graft-cli");
 

@@ -453,6 +453,15 @@ _graft_cpu_device_info_new (void)
   info->max_workgroup_invocations = 0;
   info->fp16 = FALSE;
   info->n_threads = g_get_num_processors ();
+  /* GRAFT_CPU_THREADS caps the threads (the worker pool's and OpenBLAS's), as PyTorch's
+   * set_num_threads does, for fair comparisons and shared machines */
+  {
+    const char *cap = g_getenv ("GRAFT_CPU_THREADS");
+    guint64 value;
+
+    if (cap != NULL && g_ascii_string_to_unsigned (cap, 10, 1, 1024, &value, NULL))
+      info->n_threads = (guint) value;
+  }
   return info;
 }
 
@@ -466,6 +475,8 @@ _graft_cpu_backend_open (const GraftDeviceInfo  *info,
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   self->n_threads = MAX (1, info->n_threads);
+  if (self->n_threads < (guint) openblas_get_num_threads ())
+    openblas_set_num_threads ((int) self->n_threads);
 
   if (self->n_threads > 1)
     {

@@ -76,6 +76,22 @@ for_each_item (GraftBackend *backend,
 
 /* Row r = (ci * kh + ki) * kw + kj of the column matrix: input channel ci shifted by
  * kernel tap (ki, kj), zero where the tap falls in the padding. */
+/* The outputs ow in [*lo, *hi) whose tap at kernel column kj reads an input column
+ * ow * stride - pad + kj * dilation inside [0, in_w); the rest read padding. */
+static inline void
+valid_columns (const GraftConvPlan *p,
+               guint32              kj,
+               guint32             *lo,
+               guint32             *hi)
+{
+  gint64 offset = (gint64) kj * p->dilation_w - p->pad_w;   /* input column of ow = 0 */
+  gint64 first = offset >= 0 ? 0 : (-offset + p->stride_w - 1) / p->stride_w;
+  gint64 last = offset >= p->in_w ? 0 : (p->in_w - 1 - offset) / p->stride_w + 1;
+
+  *lo = (guint32) MIN (first, (gint64) p->out_w);
+  *hi = (guint32) CLAMP (last, (gint64) *lo, (gint64) p->out_w);
+}
+
 static void
 im2col_row (const ConvCtx *c,
             guint32        item)
@@ -89,32 +105,29 @@ im2col_row (const ConvCtx *c,
                           * p->in_h * p->in_w;
   float *row = c->col + (gsize) r * c->nb * ohw + (gsize) img * ohw;
 
+  guint32 lo, hi;
+
+  valid_columns (p, kj, &lo, &hi);
   for (guint32 oh = 0; oh < p->out_h; oh++)
     {
       gint64 h = (gint64) oh * p->stride_h - p->pad_h + (gint64) ki * p->dilation_h;
       float *dst = row + (gsize) oh * p->out_w;
+      gint64 base;
 
       if (h < 0 || h >= p->in_h)
         {
           memset (dst, 0, p->out_w * sizeof (float));
           continue;
         }
-      if (p->stride_w == 1 && p->dilation_w == 1)
-        {
-          /* a contiguous run of the input row, with padding at either end */
-          gint64 w0 = (gint64) kj - p->pad_w;
-          for (guint32 ow = 0; ow < p->out_w; ow++)
-            {
-              gint64 w = w0 + ow;
-              dst[ow] = (w < 0 || w >= p->in_w) ? 0.0f : x[h * p->in_w + w];
-            }
-          continue;
-        }
-      for (guint32 ow = 0; ow < p->out_w; ow++)
-        {
-          gint64 w = (gint64) ow * p->stride_w - p->pad_w + (gint64) kj * p->dilation_w;
-          dst[ow] = (w < 0 || w >= p->in_w) ? 0.0f : x[h * p->in_w + w];
-        }
+      /* index of the input value that output column ow reads: base + ow * stride */
+      base = h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
+      memset (dst, 0, lo * sizeof (float));
+      if (p->stride_w == 1)
+        memcpy (dst + lo, x + base + lo, (hi - lo) * sizeof (float));
+      else
+        for (guint32 ow = lo; ow < hi; ow++)
+          dst[ow] = x[base + (gint64) ow * p->stride_w];
+      memset (dst + hi, 0, (p->out_w - hi) * sizeof (float));
     }
 }
 
@@ -136,19 +149,28 @@ col2im_channel (const ConvCtx *c,
     {
       guint32 ki = t / p->kernel_w, kj = t % p->kernel_w;
       const float *row = c->col + ((gsize) ci * taps + t) * c->nb * ohw + (gsize) img * ohw;
+      guint32 lo, hi;
 
+      valid_columns (p, kj, &lo, &hi);
       for (guint32 oh = 0; oh < p->out_h; oh++)
         {
           gint64 h = (gint64) oh * p->stride_h - p->pad_h + (gint64) ki * p->dilation_h;
+          const float *src = row + (gsize) oh * p->out_w;
+          gint64 base;
 
           if (h < 0 || h >= p->in_h)
             continue;
-          for (guint32 ow = 0; ow < p->out_w; ow++)
+          base = h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
+          if (p->stride_w == 1)
             {
-              gint64 w = (gint64) ow * p->stride_w - p->pad_w + (gint64) kj * p->dilation_w;
-              if (w >= 0 && w < p->in_w)
-                dx[h * p->in_w + w] += row[(gsize) oh * p->out_w + ow];
+              float *dst = dx + base + lo;   /* in bounds: lo is a valid column */
+
+              for (guint32 ow = 0; ow < hi - lo; ow++)
+                dst[ow] += src[lo + ow];
             }
+          else
+            for (guint32 ow = lo; ow < hi; ow++)
+              dx[base + (gint64) ow * p->stride_w] += src[ow];
         }
     }
 }
