@@ -16,9 +16,13 @@ ill-conditioned: PyTorch's own float32 gradients can stray from these by 1e-3 or
 For each answer the file also holds that float32 run's normalised error against it
 ("noise.<name>", one value), and the test lets Graft stray by a small multiple of it.
 
-usage: gen_models.py OUTPUT.safetensors ARCH [IMAGE_SIZE] [BATCH]
+usage: gen_models.py OUTPUT.safetensors ARCH [IMAGE_SIZE] [BATCH] [STEPS]
 names: weights.<state_dict key>, input, target, eval.output, train.output, train.loss,
-       grad.<parameter>, after.<running statistic>, and noise.<each answer's name>"""
+       grad.<parameter>, after.<running statistic>, and noise.<each answer's name>;
+       with STEPS > 0 also steps.loss [STEPS], the loss of each of STEPS training steps
+       (SGD with momentum 0.9, lr 0.01 and weight decay 1e-4 for the CNNs, AdamW with lr
+       1e-3 for the Vision Transformer) on the same batch, the first being train.loss,
+       and steps.<classifier weight> after the last step"""
 
 import copy
 
@@ -70,6 +74,7 @@ def main():
     out_path, arch = sys.argv[1], sys.argv[2]
     image_size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
     batch = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    n_steps = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     torch.manual_seed(20261126)
     torch.set_num_threads(1)
 
@@ -107,6 +112,22 @@ def main():
         for name, value in net.state_dict().items():
             if "running_" in name:
                 got["after." + name] = value.clone()
+        if precision == "float64" and n_steps > 0:
+            if arch == "vit_tiny":
+                opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+            else:
+                opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+            losses = [loss.detach().item()]
+            opt.step()
+            for _ in range(n_steps - 1):
+                opt.zero_grad()
+                step_loss = F.cross_entropy(net(xp), target)
+                step_loss.backward()
+                opt.step()
+                losses.append(step_loss.detach().item())
+            got["steps.loss"] = torch.tensor(losses, dtype=torch.float64)
+            head = [n for n, p in net.named_parameters() if p.dim() == 2][-1]
+            got["steps." + head] = net.get_parameter(head).detach().clone()
         if precision == "float32":
             answers32 = got
         else:
@@ -117,6 +138,8 @@ def main():
     # cancels out) is rounding noise on any machine
     grad_floor = 1e-4 * max(v.norm().item() for k, v in answers.items() if k.startswith("grad."))
     for name, want in answers.items():
+        if name not in answers32:   # the steps run in float64 only
+            continue
         floor = grad_floor if name.startswith("grad.") else 0.0
         diff = (answers32[name].double() - want).norm().item()
         noise[name] = diff / max(want.norm().item(), floor, 1e-30)

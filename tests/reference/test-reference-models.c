@@ -36,6 +36,13 @@
 #define BASE 1e-4
 #define FACTOR 4.0
 #define GRAD_TOLERANCE 0.15
+/* Training steps: the losses of STEPS steps on one batch and the classifier's weights
+ * after them, against PyTorch's optimizer on PyTorch's gradients in float64. Each step
+ * applies gradients that may carry a flip (above), so the trajectory may drift by up to
+ * about a percent; a wrong optimizer (a missing momentum or weight decay, AdamW's bias
+ * correction off by a step, a parameter left out) changes the losses by 10% or more. */
+#define STEPS 3
+#define STEPS_TOLERANCE 1e-2
 
 #define IMAGE 64
 #define BATCH 2
@@ -116,13 +123,92 @@ compare (GraftSafetensors *ref,
   return err;
 }
 
+/* Continues from the first training pass's gradients: STEPS optimizer steps on the same
+ * batch, as gen_models.py takes them. */
+static void
+train_steps (GraftModel       *model,
+             GraftSafetensors *ref,
+             GraftTensor      *target,
+             const char       *arch,
+             const char       *where)
+{
+  g_autoptr(GraftOptimizer) optimizer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree float *want = NULL;
+  g_autofree char *head_key = NULL;
+  const GraftParamInfo *head = NULL;
+  float losses[STEPS];
+  double diff = 0.0, norm = 0.0, err;
+  gsize n;
+
+  if (g_str_equal (arch, "vit_tiny"))
+    {
+      GraftAdamWParams adamw;
+
+      graft_adamw_params_init (&adamw, 1e-3f);
+      optimizer = graft_optimizer_new_adamw (model, &adamw);
+    }
+  else
+    {
+      GraftSgdParams sgd;
+
+      graft_sgd_params_init (&sgd, 0.01f);
+      sgd.momentum = 0.9f;
+      sgd.weight_decay = 1e-4f;
+      optimizer = graft_optimizer_new_sgd (model, &sgd);
+    }
+
+  g_assert_true (graft_tensor_download (graft_model_get_loss (model), &losses[0], 1, &error));
+  g_assert_true (graft_optimizer_step (optimizer, &error));
+  g_assert_no_error (error);
+  for (guint i = 1; i < STEPS; i++)
+    {
+      g_assert_true (graft_model_forward (model, TRUE, 1 + i, &error));
+      g_assert_true (graft_model_backward_cross_entropy (model, target, NULL, 0.0f, &error));
+      g_assert_true (graft_tensor_download (graft_model_get_loss (model), &losses[i], 1, &error));
+      g_assert_true (graft_optimizer_step (optimizer, &error));
+      g_assert_no_error (error);
+    }
+
+  want = read_all (ref, "steps.loss", &n);
+  g_assert_cmpuint (n, ==, STEPS);
+  for (guint i = 0; i < STEPS; i++)
+    {
+      diff += ((double) losses[i] - want[i]) * ((double) losses[i] - want[i]);
+      norm += (double) want[i] * want[i];
+    }
+  err = sqrt (diff / norm);
+  g_test_message ("%s: losses over %d steps %.4f %.4f %.4f (PyTorch %.4f %.4f %.4f), error %.3g",
+                  where, STEPS, losses[0], losses[1], losses[2], want[0], want[1], want[2], err);
+  if (!(err <= STEPS_TOLERANCE))
+    g_test_fail_printf ("%s: the losses of %d training steps differ from PyTorch's by %.3g",
+                        where, STEPS, err);
+
+  /* the classifier's weight: the model's last 2-D parameter */
+  for (guint i = 0; i < graft_model_get_n_params (model); i++)
+    if (graft_tensor_get_rank (graft_model_get_param (model, i)->value) == 2)
+      head = graft_model_get_param (model, i);
+  head_key = g_strconcat ("steps.", head->name, NULL);
+  {
+    g_autofree float *want_w = read_all (ref, head_key, &n);
+    g_autofree float *got_w = g_new (float, n);
+
+    g_assert_true (graft_tensor_download (head->value, got_w, n, &error));
+    err = graft_reference_error (got_w, want_w, n);
+    if (!(err <= STEPS_TOLERANCE))
+      g_test_fail_printf ("%s: %s after %d training steps differs from PyTorch's by %.3g",
+                          where, head->name, STEPS, err);
+  }
+}
+
 static void
 test_model (gconstpointer data)
 {
   const Case *c = data;
   g_autofree char *size = g_strdup_printf ("%d", IMAGE);
   g_autofree char *batch = g_strdup_printf ("%d", BATCH);
-  const char *args[] = { c->arch, size, batch, NULL };
+  g_autofree char *steps = g_strdup_printf ("%d", STEPS);
+  const char *args[] = { c->arch, size, batch, steps, NULL };
   g_autoptr(GraftSafetensors) ref = NULL;
   g_autoptr(GPtrArray) backends = NULL;
   g_autoptr(GError) error = NULL;
@@ -212,6 +298,7 @@ test_model (gconstpointer data)
         }
       g_test_message ("%s: %u of %u gradients within %g, worst %.3g (%s)", where, tight, n_grads,
                       BASE, worst_grad, worst_name);
+      train_steps (model, ref, target, c->arch, where);
     }
 
   g_unlink (weights);
