@@ -475,7 +475,8 @@ test_state_errors (Fixture       *f,
   g_assert_cmpuint (graft_optimizer_get_step (opt), ==, 1);
 }
 
-/* The Vision Transformer's position embedding fixes its image size. */
+/* The Vision Transformer's position embedding fixes its image size: other sizes are
+ * refused naming it. */
 static void
 test_vit_image_size (Fixture       *f,
                      G_GNUC_UNUSED gconstpointer data)
@@ -492,6 +493,27 @@ test_vit_image_size (Fixture       *f,
   /* the failed preparation left nothing half-prepared behind */
   g_assert_false (graft_model_forward (model, FALSE, 0, &error));
   g_assert_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE);
+  g_clear_error (&error);
+
+  /* a model built for 32 × 32 (2 × 2 patches and the class token) takes 32 × 32 images,
+   * but not 16 × 64 ones: their 1 × 4 patches are as many tokens, whose positions the
+   * embedding was not learned for (torchvision refuses any image but the built size) */
+  {
+    g_autoptr(GraftModel) small = NULL;
+    GraftZooOptions options;
+
+    graft_zoo_options_init (&options);
+    options.n_classes = 10;
+    options.image_size = 32;
+    small = graft_zoo_build (f->cpu, "vit_tiny", &options, &error);
+    g_assert_no_error (error);
+    g_assert_true (graft_model_prepare (small, 1, 32, 32, &error));
+    g_assert_no_error (error);
+    g_assert_false (graft_model_prepare (small, 1, 16, 64, &error));
+    g_assert_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_SHAPE);
+    g_assert_nonnull (strstr (error->message, "encoder.pos_embedding"));
+    g_test_message ("%s", error->message);
+  }
 }
 
 static void
