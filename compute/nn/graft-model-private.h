@@ -113,7 +113,8 @@ struct _GraftModel {
 
   /* Prepared sizes (0 until prepared) and the cross-entropy tensors. */
   guint          batch, height, width;
-  gboolean       grads_ready;
+  gboolean       grads_ready;    /* gradients allocated */
+  gboolean       backward_done;  /* and written by a backward pass that completed */
   gboolean       forward_done;
   gboolean       last_training;
   guint64        last_seed;

@@ -139,6 +139,19 @@ shape_error (GError    **error,
   return FALSE;
 }
 
+/* The [N, E, h, w] grid of patches that @node's tokens come from (through a class token),
+ * or NULL when they come from elsewhere. */
+static GraftNode *
+patch_grid (GraftModel *self,
+            GraftNode  *node)
+{
+  GraftNode *in = input_node (self, node, 0);
+
+  while (in->kind == GRAFT_NODE_CLASS_TOKEN)
+    in = input_node (self, in, 0);
+  return in->kind == GRAFT_NODE_PATCH_TOKENS ? input_node (self, in, 0) : NULL;
+}
+
 gboolean
 _graft_model_prepare_node (GraftModel  *self,
                            int          index,
@@ -234,6 +247,21 @@ _graft_model_prepare_node (GraftModel  *self,
                        node->name, node->length, in->shape[1]);
           return FALSE;
         }
+      {
+        /* as many tokens from a grid of another aspect (1 × 4 patches instead of 2 × 2)
+         * would put patches at positions learned for others */
+        GraftNode *grid = patch_grid (self, node);
+
+        if (grid != NULL && grid->shape[2] != grid->shape[3])
+          {
+            g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_SHAPE,
+                         "%s was learned for a square grid of patches but the image gives "
+                         "%" G_GSIZE_FORMAT "×%" G_GSIZE_FORMAT "; use square images of "
+                         "the size the model was built for", node->name, grid->shape[3],
+                         grid->shape[2]);
+            return FALSE;
+          }
+      }
       set_shape (node, in->rank, in->shape);
       break;
 

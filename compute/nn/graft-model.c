@@ -1043,6 +1043,7 @@ release_activations (GraftModel *self)
   g_clear_pointer (&self->losses, graft_tensor_unref);
   self->batch = self->height = self->width = 0;
   self->grads_ready = FALSE;
+  self->backward_done = FALSE;
   self->forward_done = FALSE;
   self->activation_bytes = 0;
 }
@@ -1189,6 +1190,9 @@ graft_model_backward (GraftModel   *self,
   if (!_graft_model_prepare_grads (self, error))
     return FALSE;
 
+  /* from here the gradients are being overwritten: until the pass completes, no
+   * optimizer step may use them */
+  self->backward_done = FALSE;
   mark_needs_grad (self);
   out = _graft_model_node (self, self->output);
   if (grad_output != out->dy)
@@ -1216,6 +1220,7 @@ graft_model_backward (GraftModel   *self,
           return FALSE;
         }
     }
+  self->backward_done = TRUE;
   return TRUE;
 }
 
@@ -1231,7 +1236,16 @@ graft_model_backward_cross_entropy (GraftModel   *self,
   g_return_val_if_fail (self != NULL && target != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_prepared (self, error) || !_graft_model_prepare_grads (self, error))
+  if (!check_prepared (self, error))
+    return FALSE;
+  /* the loss of an output that no forward pass computed would be meaningless */
+  if (!self->forward_done)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
+                   "%s: backward needs a forward pass first", self->arch);
+      return FALSE;
+    }
+  if (!_graft_model_prepare_grads (self, error))
     return FALSE;
   out = _graft_model_node (self, self->output);
   if (!graft_op_cross_entropy (out->y, target, class_weight, label_smoothing, self->loss,

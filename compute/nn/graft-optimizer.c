@@ -150,7 +150,7 @@ graft_optimizer_step (GraftOptimizer  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   model = self->model;
-  if (!model->grads_ready)
+  if (!model->backward_done)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
                    "%s: an optimizer step needs gradients from a backward pass first", model->arch);
