@@ -24,7 +24,6 @@ GQuark graft_model_error_quark (void);
 typedef enum {
   GRAFT_MODEL_ERROR_ARCH,      /* unknown architecture, or arguments it cannot take */
   GRAFT_MODEL_ERROR_SHAPE,     /* an input or image size the model cannot take */
-  GRAFT_MODEL_ERROR_WEIGHTS,   /* weights with missing, unexpected or misshapen tensors */
   GRAFT_MODEL_ERROR_STATE,     /* a call out of order (backward before forward, …) */
 } GraftModelError;
 
@@ -181,7 +180,8 @@ void         graft_model_set_dropout_enabled (GraftModel         *self,
 /* ---- Weights -----------------------------------------------------------------------
  * By name: every tensor of the model must be in @file with its shape (torchvision's
  * num_batches_tracked entries are ignored); a missing, unexpected or misshapen entry is
- * an error naming it (with expected and found shapes). Nothing is changed on error. */
+ * a GRAFT_IO_ERROR (MISSING_KEY, UNEXPECTED_KEY, SHAPE; CORRUPT for a damaged file)
+ * naming it, with expected and found shapes. Nothing is changed on error. */
 gboolean     graft_model_load_weights        (GraftModel         *self,
                                               GraftSafetensors   *file,
                                               GError            **error);

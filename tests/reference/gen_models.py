@@ -108,7 +108,7 @@ def main():
         got["train.output"] = y.detach()
         got["train.loss"] = loss.detach().reshape(1)
         for name, param in net.named_parameters():
-            got["grad." + name] = param.grad
+            got["grad." + name] = param.grad.clone()
         for name, value in net.state_dict().items():
             if "running_" in name:
                 got["after." + name] = value.clone()

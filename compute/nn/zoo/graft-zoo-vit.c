@@ -7,6 +7,8 @@
  * pre-norm encoder blocks (layer norm, self-attention, residual; layer norm, MLP with
  * GELU, residual), a final layer norm, and the class token's features go to the head. */
 
+#include <math.h>
+
 #include "graft-zoo-private.h"
 
 #define PATCH 16
@@ -62,5 +64,30 @@ _graft_zoo_build_vit (GraftModel            *model,
   x = graft_model_add_first_token (model, x);
   if (options->dropout > 0.0f)
     x = graft_model_add_dropout (model, x, options->dropout);
-  return graft_model_add_linear (model, "heads.head", x, options->n_classes, TRUE);
+  x = graft_model_add_linear (model, "heads.head", x, options->n_classes, TRUE);
+
+  /* torchvision's initialisation where it differs from the layers' defaults: the patch
+   * projection normal with std sqrt (1 / fan_in) (torchvision truncates it at 2 std),
+   * the MLPs' weights Xavier-uniform, their biases (near) zero, the head zero */
+  if (x >= 0)
+    {
+      double fan_in = (double) graft_model_get_in_channels (model) * PATCH * PATCH;
+      gboolean ok = _graft_zoo_init_linear (model, "conv_proj", GRAFT_ZOO_INIT_NORMAL,
+                                            sqrt (1.0 / fan_in), options->seed) &&
+                    _graft_zoo_init_linear (model, "heads.head", GRAFT_ZOO_INIT_NORMAL, 0.0,
+                                            options->seed);
+
+      for (guint i = 0; ok && i < LAYERS; i++)
+        {
+          g_autofree char *mlp_0 = g_strdup_printf ("encoder.layers.encoder_layer_%u.mlp.0", i);
+          g_autofree char *mlp_3 = g_strdup_printf ("encoder.layers.encoder_layer_%u.mlp.3", i);
+          double bound = sqrt (6.0 / (HIDDEN + MLP));
+
+          ok = _graft_zoo_init_linear (model, mlp_0, GRAFT_ZOO_INIT_UNIFORM, bound, options->seed) &&
+               _graft_zoo_init_linear (model, mlp_3, GRAFT_ZOO_INIT_UNIFORM, bound, options->seed);
+        }
+      if (!ok)
+        return -1;
+    }
+  return x;
 }
