@@ -36,13 +36,14 @@
 #define BASE 1e-4
 #define FACTOR 4.0
 #define GRAD_TOLERANCE 0.15
-/* Training steps: the losses of STEPS steps on one batch and the classifier's weights
- * after them, against PyTorch's optimizer on PyTorch's gradients in float64. Each step
- * applies gradients that may carry a flip (above), so the trajectory may drift by up to
- * about a percent; a wrong optimizer (a missing momentum or weight decay, AdamW's bias
- * correction off by a step, a parameter left out) changes the losses by 10% or more. */
+/* Training steps: over STEPS optimizer steps on one batch, how the loss moves and how
+ * the classifier's weights move, against PyTorch's optimizer on its own gradients. Each
+ * step applies gradients that may carry a flip (above), so these may drift by a few
+ * percent (or, where PyTorch's own float32 run drifts further, FACTOR times that); a
+ * wrong optimizer (momentum or weight decay missing, AdamW's bias correction off by a
+ * step, a parameter left out) changes them by 20% or more. */
 #define STEPS 3
-#define STEPS_TOLERANCE 1e-2
+#define STEPS_TOLERANCE 5e-2
 
 #define IMAGE 64
 #define BATCH 2
@@ -89,23 +90,20 @@ write_weights (GraftSafetensors *ref,
 }
 
 static double
-compare (GraftSafetensors *ref,
-         const char       *name,
-         GraftTensor      *tensor,
-         double            floor,
-         const char       *where)
+compare_values (GraftSafetensors *ref,
+                const char       *name,
+                const float      *got,
+                gsize             n_got,
+                double            floor,
+                const char       *where)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *noise_name = g_strconcat ("noise.", name, NULL);
   g_autofree float *noise = read_all (ref, noise_name, NULL);
   gsize n = 0;
   g_autofree float *want = read_all (ref, name, &n);
-  g_autofree float *got = g_new (float, n);
   double diff = 0.0, norm = 0.0, err, tolerance;
 
-  g_assert_cmpuint (graft_tensor_get_n_elements (tensor), ==, n);
-  g_assert_true (graft_tensor_download (tensor, got, n, &error));
-  g_assert_no_error (error);
+  g_assert_cmpuint (n_got, ==, n);
   for (gsize i = 0; i < n; i++)
     {
       double d = (double) got[i] - (double) want[i];
@@ -114,13 +112,34 @@ compare (GraftSafetensors *ref,
       norm += (double) want[i] * (double) want[i];
     }
   err = sqrt (diff) / MAX (MAX (sqrt (norm), floor), 1e-30);
-  tolerance = g_str_has_prefix (name, "grad.") ? GRAD_TOLERANCE : MAX (BASE, FACTOR * noise[0]);
+  if (g_str_has_prefix (name, "grad."))
+    tolerance = GRAD_TOLERANCE;
+  else if (g_str_has_prefix (name, "steps."))
+    tolerance = MAX (STEPS_TOLERANCE, FACTOR * noise[0]);
+  else
+    tolerance = MAX (BASE, FACTOR * noise[0]);
   if (g_getenv ("GRAFT_TEST_VERBOSE_GRADS") != NULL)
     g_test_message ("%s %.3g (tolerance %.3g)", name, err, tolerance);
   if (!(err <= tolerance))
     g_test_fail_printf ("%s: %s differs from PyTorch by %.3g (tolerance %.3g: PyTorch's own "
                         "float32 error is %.3g)", where, name, err, tolerance, noise[0]);
   return err;
+}
+
+static double
+compare (GraftSafetensors *ref,
+         const char       *name,
+         GraftTensor      *tensor,
+         double            floor,
+         const char       *where)
+{
+  g_autoptr(GError) error = NULL;
+  gsize n = graft_tensor_get_n_elements (tensor);
+  g_autofree float *got = g_new (float, n);
+
+  g_assert_true (graft_tensor_download (tensor, got, n, &error));
+  g_assert_no_error (error);
+  return compare_values (ref, name, got, n, floor, where);
 }
 
 /* Continues from the first training pass's gradients: STEPS optimizer steps on the same
@@ -134,12 +153,19 @@ train_steps (GraftModel       *model,
 {
   g_autoptr(GraftOptimizer) optimizer = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree float *want = NULL;
+  g_autofree float *head_before = NULL;
   g_autofree char *head_key = NULL;
   const GraftParamInfo *head = NULL;
-  float losses[STEPS];
-  double diff = 0.0, norm = 0.0, err;
-  gsize n;
+  float losses[STEPS], changes[STEPS - 1];
+  double err;
+
+  /* the classifier's weight: the model's last 2-D parameter */
+  for (guint i = 0; i < graft_model_get_n_params (model); i++)
+    if (graft_tensor_get_rank (graft_model_get_param (model, i)->value) == 2)
+      head = graft_model_get_param (model, i);
+  head_before = g_new (float, graft_tensor_get_n_elements (head->value));
+  g_assert_true (graft_tensor_download (head->value, head_before,
+                                        graft_tensor_get_n_elements (head->value), &error));
 
   if (g_str_equal (arch, "vit_tiny"))
     {
@@ -152,7 +178,7 @@ train_steps (GraftModel       *model,
     {
       GraftSgdParams sgd;
 
-      graft_sgd_params_init (&sgd, 0.01f);
+      graft_sgd_params_init (&sgd, 1e-3f);
       sgd.momentum = 0.9f;
       sgd.weight_decay = 1e-4f;
       optimizer = graft_optimizer_new_sgd (model, &sgd);
@@ -169,35 +195,21 @@ train_steps (GraftModel       *model,
       g_assert_true (graft_optimizer_step (optimizer, &error));
       g_assert_no_error (error);
     }
+  for (guint i = 1; i < STEPS; i++)
+    changes[i - 1] = losses[i] - losses[0];
+  err = compare_values (ref, "steps.loss_change", changes, STEPS - 1, 0.0, where);
+  g_test_message ("%s: losses over %d steps %.4f %.4f %.4f, change error %.3g", where, STEPS,
+                  losses[0], losses[1], losses[2], err);
 
-  want = read_all (ref, "steps.loss", &n);
-  g_assert_cmpuint (n, ==, STEPS);
-  for (guint i = 0; i < STEPS; i++)
-    {
-      diff += ((double) losses[i] - want[i]) * ((double) losses[i] - want[i]);
-      norm += (double) want[i] * want[i];
-    }
-  err = sqrt (diff / norm);
-  g_test_message ("%s: losses over %d steps %.4f %.4f %.4f (PyTorch %.4f %.4f %.4f), error %.3g",
-                  where, STEPS, losses[0], losses[1], losses[2], want[0], want[1], want[2], err);
-  if (!(err <= STEPS_TOLERANCE))
-    g_test_fail_printf ("%s: the losses of %d training steps differ from PyTorch's by %.3g",
-                        where, STEPS, err);
-
-  /* the classifier's weight: the model's last 2-D parameter */
-  for (guint i = 0; i < graft_model_get_n_params (model); i++)
-    if (graft_tensor_get_rank (graft_model_get_param (model, i)->value) == 2)
-      head = graft_model_get_param (model, i);
-  head_key = g_strconcat ("steps.", head->name, NULL);
+  head_key = g_strconcat ("steps.update.", head->name, NULL);
   {
-    g_autofree float *want_w = read_all (ref, head_key, &n);
-    g_autofree float *got_w = g_new (float, n);
+    gsize n = graft_tensor_get_n_elements (head->value);
+    g_autofree float *update = g_new (float, n);
 
-    g_assert_true (graft_tensor_download (head->value, got_w, n, &error));
-    err = graft_reference_error (got_w, want_w, n);
-    if (!(err <= STEPS_TOLERANCE))
-      g_test_fail_printf ("%s: %s after %d training steps differs from PyTorch's by %.3g",
-                          where, head->name, STEPS, err);
+    g_assert_true (graft_tensor_download (head->value, update, n, &error));
+    for (gsize i = 0; i < n; i++)
+      update[i] -= head_before[i];
+    compare_values (ref, head_key, update, n, 0.0, where);
   }
 }
 
