@@ -315,6 +315,29 @@ _graft_vk_synchronize (GraftBackend  *backend,
   return _graft_vk_wait (self, self->submitted, error);
 }
 
+guint32
+_graft_vk_loop_budget (GraftVkBackend *self)
+{
+  if (self->loop_limit == 0)
+    return G_MAXUINT32;
+  return self->loop_limit - MIN (self->loop_limit / 2, GRAFT_VK_LOOP_MARGIN);
+}
+
+gboolean
+_graft_vk_check_loop (GraftVkBackend  *self,
+                      guint64          iterations,
+                      const char      *what,
+                      GError         **error)
+{
+  if (iterations <= _graft_vk_loop_budget (self))
+    return TRUE;
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+               "%s: %s stops a kernel's loops after %u iterations, and this one needs %"
+               G_GUINT64_FORMAT "; use a smaller batch or image size",
+               what, self->parent.info->name, self->loop_limit, iterations);
+  return FALSE;
+}
+
 gboolean
 _graft_vk_grid_1d (GraftVkBackend  *self,
                    guint64          n_groups,

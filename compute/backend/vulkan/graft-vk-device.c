@@ -268,6 +268,7 @@ _graft_vk_backend_open (const GraftDeviceInfo  *info,
   self->vk->GetPhysicalDeviceMemoryProperties (self->physical, &self->mem_props);
   self->gemm_kernel = gemm_kernel_from_env ();
   self->address_mode = address_mode_from_env ();
+  self->loop_limit = caps.loop_limit;
   self->addresses = caps.buffer_device_address && self->address_mode != GRAFT_VK_ADDRESSES_NEVER;
   /* Without device addresses every buffer must fit one binding; memory_init lowers
    * this to the heap size. */

@@ -131,6 +131,7 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
       info->fp16 = f12.shaderFloat16 && f11.storageBuffer16BitAccess;
       caps->timeline_semaphore = f12.timelineSemaphore;
       caps->buffer_device_address = f12.bufferDeviceAddress;
+      caps->loop_limit = driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE ? GRAFT_VK_LLVMPIPE_LOOP_LIMIT : 0;
       caps->max_allocation = maint3.maxMemoryAllocationSize;
       caps->max_buffer_size = have_maint4 ? maint4.maxBufferSize : 0;
 

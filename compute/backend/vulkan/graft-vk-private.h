@@ -148,7 +148,16 @@ typedef struct {
   gboolean buffer_device_address;  /* bufferDeviceAddress (Vulkan 1.2 feature) */
   guint64  max_allocation;         /* maxMemoryAllocationSize (Vulkan 1.1) */
   guint64  max_buffer_size;        /* maxBufferSize (maintenance4); 0: not reported */
+  guint32  loop_limit;             /* loop iterations an invocation may run; 0: no limit */
 } GraftVkDeviceCaps;
+
+/* llvmpipe (lavapipe) stops every loop of an invocation once 65535 iterations have run
+ * in total (its guard against endless loops), silently: kernels whose invocations loop
+ * over a long reduction split it where the device has such a limit. */
+#define GRAFT_VK_LLVMPIPE_LOOP_LIMIT 65535
+/* What kernels plan for, leaving room for a kernel's short loops (tree reductions,
+ * epilogues) beside its main one. */
+#define GRAFT_VK_LOOP_MARGIN         1024
 
 /* The largest tensor buffer when kernels use device addresses: the smallest of
  * maxBufferSize, maxMemoryAllocationSize, @heap_size and 2^32 - 1 floats. */
@@ -265,6 +274,7 @@ typedef struct {
 
   /* kernel choices */
   guint32                          wg_1d;
+  guint32                          loop_limit;    /* see GRAFT_VK_LLVMPIPE_LOOP_LIMIT; 0: none */
   GraftVkGemmKernel                gemm_kernel;
   gint                             tiled_config;  /* -1: the largest that fits */
 } GraftVkBackend;
@@ -381,6 +391,16 @@ gboolean _graft_vk_dispatch_1d (GraftVkBackend   *self,
                                 guint32           n,
                                 guint32           per_invocation,
                                 GError          **error);
+
+/* The loop iterations one invocation may plan for: G_MAXUINT32 on devices without a
+ * limit. */
+guint32  _graft_vk_loop_budget   (GraftVkBackend  *self);
+/* Fails with GRAFT_DEVICE_ERROR_UNSUPPORTED, naming @what, when @iterations exceed the
+ * device's loop limit even after a kernel has split its work as far as it can. */
+gboolean _graft_vk_check_loop    (GraftVkBackend  *self,
+                                  guint64          iterations,
+                                  const char      *what,
+                                  GError         **error);
 
 /* ---- pipelines (graft-vk-pipeline.c) ------------------------------------------- */
 
