@@ -28,15 +28,24 @@ layout(std430, set = 0, binding = 1) readonly buffer B4 { vec4 b4[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Out { float out_data[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Out4 { vec4 out4[]; };
 
+// The outermost dimension needs no division (what is left of the index is its
+// coordinate), so only dimensions d >= 1 have a magic number and shift; the shifts (< 32)
+// share one word with the rank, which keeps the block small enough to carry three
+// device addresses in 128 bytes.
 layout(push_constant) uniform Params {
-  uint rank;
   uint n;
+  uint rank_shift;                 // bits 0-2: rank; bits 3 + 5 (d - 1) ..: shift[d], d >= 1
   uint shape[GRAFT_MAX_RANK];      // outermost first, every entry >= 2
   uint a_strides[GRAFT_MAX_RANK];
   uint b_strides[GRAFT_MAX_RANK];
   uint magic[GRAFT_MAX_RANK];      // x / shape[d] == (t + ((x - t) >> 1)) >> shift[d],
-  uint shift[GRAFT_MAX_RANK];      //   t = umulhi(x, magic[d])
+                                   //   t = umulhi(x, magic[d])
 } p;
+
+uint rank()
+{
+  return p.rank_shift & 7u;
+}
 
 float combine(float x, float y)
 {
@@ -52,22 +61,22 @@ uint div_dim(uint x, int d)
 {
   uint hi, lo;
   umulExtended(x, p.magic[d], hi, lo);
-  return (hi + ((x - hi) >> 1)) >> p.shift[d];
+  return (hi + ((x - hi) >> 1)) >> ((p.rank_shift >> (3 + 5 * (d - 1))) & 31u);
 }
 
-// Where element i of the output reads a and b.
+// Where element i (< n) of the output reads a and b.
 uvec2 operand_index(uint i)
 {
   uint rest = i;
   uvec2 index = uvec2(0u);
-  for (int d = int(p.rank) - 1; d >= 0; d--)
+  for (int d = int(rank()) - 1; d >= 1; d--)
     {
       uint q = div_dim(rest, d);
       uint coord = rest - q * p.shape[d];
       rest = q;
       index += coord * uvec2(p.a_strides[d], p.b_strides[d]);
     }
-  return index;
+  return index + rest * uvec2(p.a_strides[0], p.b_strides[0]);
 }
 
 float element(uint i)
@@ -101,7 +110,7 @@ void main()
       if (i * 4u < p.n)
         {
           uvec2 index = operand_index(i * 4u);
-          uint inner = uint(p.rank) - 1u;
+          uint inner = rank() - 1u;
           vec4 x = p.a_strides[inner] == 1u ? a4[index.x >> 2] : vec4(a[index.x]);
           vec4 y = p.b_strides[inner] == 1u ? b4[index.y >> 2] : vec4(b[index.y]);
           out4[i] = combine4(x, y);

@@ -132,13 +132,13 @@ void main()
   uint col0 = p.col0 + gl_GlobalInvocationID.x * TN;
   ALL_ROWS(DECL_ROW)
 
-  uint kk = 0;
-  for (; kk + 8 <= p.k; kk += 8)
+  uint kk = p.k0;
+  for (; kk + 8 <= p.k1; kk += 8)
     {
       BLOCK(kk)
       BLOCK(kk + 4)
     }
-  for (; kk < p.k; kk++)
+  for (; kk < p.k1; kk++)
     {
       DECL_B(0) DECL_B(1) DECL_B(2) DECL_B(3)
       GROUPS(TAIL_B)

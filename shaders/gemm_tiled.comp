@@ -43,7 +43,7 @@ void main()
   [[unroll]] for (uint i = 0; i < TM * TN; i++)
     acc[i] = 0.0;
 
-  for (uint k0 = 0; k0 < p.k; k0 += BK)
+  for (uint k0 = p.k0; k0 < p.k1; k0 += BK)
     {
       for (uint l = tid; l < BM * BK; l += threads)
         {
@@ -53,7 +53,7 @@ void main()
           uint gm = m0 + r;
           uint gk = k0 + kk;
           float v = 0.0;
-          if (gm < p.m && gk < p.k)
+          if (gm < p.m && gk < p.k1)
             v = a[TRANS_A ? gk * p.m + gm : gm * p.k + gk];
           As[kk * AS + r] = v;
         }
@@ -65,7 +65,7 @@ void main()
           uint gn = n0 + j;
           uint gk = k0 + kk;
           float v = 0.0;
-          if (gn < p.n && gk < p.k)
+          if (gn < p.n && gk < p.k1)
             v = b[TRANS_B ? gn * p.k + gk : gk * p.n + gn];
           Bs[kk * BS + j] = v;
         }

@@ -27,6 +27,7 @@ device_to_json (const GraftDeviceInfo *info,
   json_object_object_add (obj, "driver", json_object_new_string (info->driver != NULL ? info->driver : ""));
   json_object_object_add (obj, "memory_bytes", json_object_new_int64 ((int64_t) info->memory_bytes));
   json_object_object_add (obj, "max_storage_buffer_range", json_object_new_int64 ((int64_t) info->max_storage_buffer_range));
+  json_object_object_add (obj, "max_buffer_size", json_object_new_int64 ((int64_t) info->max_buffer_size));
   json_object_object_add (obj, "max_shared_memory", json_object_new_int64 (info->max_shared_memory));
   json_object_object_add (obj, "subgroup_size", json_object_new_int64 (info->subgroup_size));
   json_object_object_add (obj, "max_workgroup_invocations", json_object_new_int64 (info->max_workgroup_invocations));
@@ -53,9 +54,10 @@ print_device (const GraftDeviceInfo *info,
   if (info->backend == GRAFT_BACKEND_KIND_VULKAN)
     {
       g_autofree char *shared = format_bytes (info->max_shared_memory);
-      printf ("      max storage buffer range: %s   shared memory: %s   subgroup size: %u\n"
-              "      max workgroup invocations: %u   fp16: %s\n",
-              range, shared, info->subgroup_size, info->max_workgroup_invocations,
+      g_autofree char *largest = format_bytes (info->max_buffer_size);
+      printf ("      max storage buffer range: %s   largest tensor: %s\n"
+              "      shared memory: %s   subgroup size: %u   max workgroup invocations: %u   fp16: %s\n",
+              range, largest, shared, info->subgroup_size, info->max_workgroup_invocations,
               info->fp16 ? "yes" : "no");
     }
   else

@@ -40,6 +40,9 @@ typedef struct {
   char             *driver;    /* driver name and version, or the BLAS library */
   guint64           memory_bytes;             /* largest device-local heap; system RAM for the CPU */
   guint64           max_storage_buffer_range; /* largest single binding, in bytes */
+  guint64           max_buffer_size;          /* largest single tensor, in bytes: past the
+                                                 binding limit where kernels reach buffers by
+                                                 device address */
   guint32           max_shared_memory;        /* workgroup shared memory, in bytes */
   guint32           subgroup_size;            /* 0 where it does not apply (CPU backend) */
   guint32           max_workgroup_invocations;

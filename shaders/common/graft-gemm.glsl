@@ -14,12 +14,14 @@ layout(push_constant) uniform Params {
   float beta;
   uint  row0;    // where this dispatch starts, when a large C takes several
   uint  col0;
+  uint  k0, k1;  // the part of the reduction this dispatch sums (split-K: [k0, k1) of k)
+  uint  c0;      // where C starts in its buffer (split-K: this part's partial product)
 } p;
 
 // C[row, col] = alpha * sum + beta * C[row, col] + bias_value
 void graft_gemm_store_biased(uint row, uint col, float sum, float bias_value)
 {
-  uint idx = row * p.n + col;
+  uint idx = p.c0 + row * p.n + col;
   float v = p.alpha * sum;
   if ((p.flags & GRAFT_GEMM_READ_C) != 0u)
     v = fma(p.beta, c[idx], v);

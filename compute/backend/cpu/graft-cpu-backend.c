@@ -448,6 +448,7 @@ _graft_cpu_device_info_new (void)
   info->memory_bytes = (pages > 0 && page_size > 0) ? (guint64) pages * (guint64) page_size : 0;
   /* One op indexes at most 2^32 elements of float32. */
   info->max_storage_buffer_range = (guint64) G_MAXUINT32 * sizeof (float);
+  info->max_buffer_size = info->max_storage_buffer_range;
   info->max_shared_memory = 0;
   info->subgroup_size = 0;
   info->max_workgroup_invocations = 0;

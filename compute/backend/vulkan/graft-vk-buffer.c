@@ -18,6 +18,12 @@
                       VK_BUFFER_USAGE_TRANSFER_DST_BIT)
 #define HOST_FLAGS (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)
 
+static VkBufferUsageFlags
+tensor_usage (GraftVkBackend *self)
+{
+  return TENSOR_USAGE | (self->addresses ? VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT : 0);
+}
+
 typedef struct {
   VkDeviceMemory memory;
   guint8        *mapped;
@@ -39,8 +45,13 @@ block_new (gpointer   user_data,
 {
   GraftVkBackend *self = user_data;
   GraftVkMemoryBlock *block;
+  VkMemoryAllocateFlagsInfo flags = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
+    .flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT,
+  };
   VkMemoryAllocateInfo info = {
     .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+    .pNext = self->addresses ? &flags : NULL,
     .allocationSize = size,
     .memoryTypeIndex = self->memory_type,
   };
@@ -170,7 +181,7 @@ _graft_vk_memory_init (GraftVkBackend  *self,
   VkBufferCreateInfo probe_info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
     .size = 4096,
-    .usage = TENSOR_USAGE,
+    .usage = tensor_usage (self),
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
   };
   VkMemoryRequirements req;
@@ -219,6 +230,7 @@ _graft_vk_memory_init (GraftVkBackend  *self,
    * large share of it. */
   heap_size = self->mem_props.memoryHeaps[self->mem_props.memoryTypes[self->memory_type].heapIndex].size;
   self->memory_limit = heap_size;
+  self->max_buffer = MIN (self->max_buffer, heap_size);
   block_size = MIN ((guint64) GRAFT_VK_BLOCK_SIZE, heap_size / 8);
   block_size = MAX (block_size, (guint64) 1 << 20);
   self->allocator = _graft_vk_allocator_new (block_size, &block_funcs, self);
@@ -267,7 +279,7 @@ _graft_vk_buffer_new (GraftBackend  *backend,
   VkBufferCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
     .size = MAX (size, 4),
-    .usage = TENSOR_USAGE,
+    .usage = tensor_usage (self),
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
   };
   g_autofree GraftBuffer *buffer = NULL;
@@ -278,14 +290,24 @@ _graft_vk_buffer_new (GraftBackend  *backend,
   if (!_graft_vk_check_lost (self, error))
     return NULL;
 
-  if (size > self->props.limits.maxStorageBufferRange)
+  if (size > self->max_buffer)
     {
       g_autofree char *want = format_bytes (size);
-      g_autofree char *limit = format_bytes (self->props.limits.maxStorageBufferRange);
-      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
-                   "A buffer of %s is larger than the largest storage buffer %s can bind, "
-                   "%s; use a smaller batch or split the tensor",
-                   want, backend->info->name, limit);
+      g_autofree char *limit = format_bytes (self->max_buffer);
+      if (self->addresses)
+        g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                     "A buffer of %s is larger than the largest buffer %s can hold, %s "
+                     "(the least of its maximum buffer size, maximum allocation size, memory "
+                     "heap and 2³² floats); use a smaller batch or split the tensor",
+                     want, backend->info->name, limit);
+      else
+        g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                     "A buffer of %s is larger than the largest storage buffer %s can bind, "
+                     "%s, and %s; use a smaller batch or split the tensor",
+                     want, backend->info->name, limit,
+                     self->address_mode == GRAFT_VK_ADDRESSES_NEVER
+                     ? "GRAFT_VK_ADDRESSES=never turns off reaching larger ones by device address"
+                     : "the device cannot reach larger ones by device address (bufferDeviceAddress)");
       return NULL;
     }
 
@@ -328,6 +350,14 @@ _graft_vk_buffer_new (GraftBackend  *backend,
     }
   if (block->mapped != NULL)
     buffer->mapped = block->mapped + buffer->alloc.offset;
+  if (self->addresses)
+    {
+      VkBufferDeviceAddressInfo address_info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO,
+        .buffer = buffer->buffer,
+      };
+      buffer->address = self->vk->GetBufferDeviceAddress (self->device, &address_info);
+    }
 
   return g_steal_pointer (&buffer);
 }

@@ -7,6 +7,8 @@
  * value of a timeline semaphore. Waiting is vkWaitSemaphores on that value. A frame's
  * command buffer and descriptor pool are reused once its submission has completed. */
 
+#include <string.h>
+
 #include "graft-vk-private.h"
 
 gboolean
@@ -313,6 +315,29 @@ _graft_vk_synchronize (GraftBackend  *backend,
   return _graft_vk_wait (self, self->submitted, error);
 }
 
+guint32
+_graft_vk_loop_budget (GraftVkBackend *self)
+{
+  if (self->loop_limit == 0)
+    return G_MAXUINT32;
+  return self->loop_limit - MIN (self->loop_limit / 2, GRAFT_VK_LOOP_MARGIN);
+}
+
+gboolean
+_graft_vk_check_loop (GraftVkBackend  *self,
+                      guint64          iterations,
+                      const char      *what,
+                      GError         **error)
+{
+  if (iterations <= _graft_vk_loop_budget (self))
+    return TRUE;
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+               "%s: %s stops a kernel's loops after %u iterations, and this one needs %"
+               G_GUINT64_FORMAT "; use a smaller batch or image size",
+               what, self->parent.info->name, self->loop_limit, iterations);
+  return FALSE;
+}
+
 gboolean
 _graft_vk_grid_1d (GraftVkBackend  *self,
                    guint64          n_groups,
@@ -365,10 +390,16 @@ _graft_vk_dispatch (GraftVkBackend         *self,
   VkDescriptorBufferInfo infos[GRAFT_VK_MAX_BINDINGS];
   VkBufferView views[GRAFT_VK_MAX_BINDINGS];
   VkWriteDescriptorSet writes[GRAFT_VK_MAX_BINDINGS];
+  guint32 push[(8 * GRAFT_VK_MAX_BINDINGS + GRAFT_VK_MAX_PUSH) / 4];
+  guint32 push_size = d->push_size;
+  const void *push_data = d->push;
   const GraftVkPipeline *pipeline;
   VkDescriptorSet set;
   VkCommandBuffer cmd;
   guint64 value;
+  guint n_writes = 0;
+  gboolean past_range = FALSE;
+  gboolean addresses;
 
   g_return_val_if_fail (d->n_bindings >= 1 && d->n_bindings <= GRAFT_VK_MAX_BINDINGS, FALSE);
   g_return_val_if_fail (d->push_size <= GRAFT_VK_MAX_PUSH, FALSE);
@@ -376,10 +407,66 @@ _graft_vk_dispatch (GraftVkBackend         *self,
   if (!_graft_vk_check_lost (self, error))
     return FALSE;
 
-  pipeline = _graft_vk_pipeline_get (self, d->shader, d->n_bindings, d->texel_mask,
+  /* A storage buffer past maxStorageBufferRange cannot be a descriptor: the kernel's
+   * device-address variant reaches it instead (same code, same results). */
+  for (guint i = 0; i < d->n_bindings; i++)
+    if (!(d->texel_mask & (1u << i)) && d->buffers[i] != NULL &&
+        d->buffers[i]->size > self->props.limits.maxStorageBufferRange)
+      past_range = TRUE;
+  if (past_range && !self->addresses)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "%s cannot bind a buffer larger than %u bytes to “%s” without device addresses",
+                   self->parent.info->name, self->props.limits.maxStorageBufferRange, d->shader);
+      return FALSE;
+    }
+  addresses = self->addresses && (past_range || self->address_mode == GRAFT_VK_ADDRESSES_ALWAYS);
+
+  pipeline = _graft_vk_pipeline_get (self, d->shader, addresses, d->n_bindings, d->texel_mask,
                                      d->spec, d->n_spec, error);
   if (pipeline == NULL)
     return FALSE;
+
+  if (addresses)
+    {
+      guint32 offset = 8 * pipeline->address_slots;
+
+      if (offset + d->push_size > self->props.limits.maxPushConstantsSize)
+        {
+          if (past_range)
+            {
+              g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                           "%s offers %u bytes of push constants; “%s” needs %u to reach buffers "
+                           "larger than %u bytes by address",
+                           self->parent.info->name, self->props.limits.maxPushConstantsSize,
+                           d->shader, offset + d->push_size,
+                           self->props.limits.maxStorageBufferRange);
+              return FALSE;
+            }
+          /* Only forced (GRAFT_VK_ADDRESSES=always): descriptors do as well here. */
+          addresses = FALSE;
+          pipeline = _graft_vk_pipeline_get (self, d->shader, FALSE, d->n_bindings, d->texel_mask,
+                                             d->spec, d->n_spec, error);
+          if (pipeline == NULL)
+            return FALSE;
+        }
+      else
+        {
+          /* Addresses as uvec2 (low word first), then the shader's own constants. */
+          for (guint i = 0; i < pipeline->address_slots; i++)
+            {
+              GraftBuffer *buffer = d->buffers[i] != NULL ? d->buffers[i] : self->dummy;
+              VkDeviceAddress address = (d->texel_mask & (1u << i)) ? 0 : buffer->address;
+
+              push[2 * i] = (guint32) address;
+              push[2 * i + 1] = (guint32) (address >> 32);
+            }
+          if (d->push_size > 0)
+            memcpy ((guint8 *) push + offset, d->push, d->push_size);
+          push_data = push;
+          push_size = offset + d->push_size;
+        }
+    }
 
   /* Texel views are made before anything is recorded, so a failure leaves no trace. */
   for (guint i = 0; i < d->n_bindings; i++)
@@ -421,8 +508,11 @@ _graft_vk_dispatch (GraftVkBackend         *self,
 
       gboolean texel = (d->texel_mask & (1u << i)) != 0;
 
+      buffer->last_use = value;
+      if (addresses && !texel)
+        continue;
       infos[i] = (VkDescriptorBufferInfo) { buffer->buffer, 0, VK_WHOLE_SIZE };
-      writes[i] = (VkWriteDescriptorSet) {
+      writes[n_writes++] = (VkWriteDescriptorSet) {
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = set,
         .dstBinding = i,
@@ -432,16 +522,16 @@ _graft_vk_dispatch (GraftVkBackend         *self,
         .pBufferInfo = texel ? NULL : &infos[i],
         .pTexelBufferView = texel ? &views[i] : NULL,
       };
-      buffer->last_use = value;
     }
-  self->vk->UpdateDescriptorSets (self->device, d->n_bindings, writes, 0, NULL);
+  if (n_writes > 0)
+    self->vk->UpdateDescriptorSets (self->device, n_writes, writes, 0, NULL);
 
   self->vk->CmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline->pipeline);
   self->vk->CmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE,
                                    pipeline->layout->pipeline_layout, 0, 1, &set, 0, NULL);
-  if (d->push_size > 0)
+  if (push_size > 0)
     self->vk->CmdPushConstants (cmd, pipeline->layout->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT,
-                                0, d->push_size, d->push);
+                                0, push_size, push_data);
   self->vk->CmdDispatch (cmd, d->groups[0], d->groups[1], d->groups[2]);
   return TRUE;
 }

@@ -20,7 +20,11 @@
  *    would have one row per group; its weight gradient is sliced the same way.
  *  - conv_reduce: the bias gradient, and the sum of the slices.
  * Shapes are push constants; the group is the grid's z, row blocks its y, column blocks
- * its x (split into several dispatches past maxComputeWorkGroupCount[0]). */
+ * its x (split into several dispatches past maxComputeWorkGroupCount[0]). Operands past
+ * maxStorageBufferRange are reached by device address (see _graft_vk_dispatch), and past
+ * maxTexelBufferElements through storage buffers rather than texels. */
+
+#include <math.h>
 
 #include "graft-vk-private.h"
 
@@ -56,28 +60,6 @@ make_push (const GraftConvPlan *plan)
     .dilation_h = plan->dilation_h, .dilation_w = plan->dilation_w,
     .groups = plan->groups,
   };
-}
-
-/* Every operand must fit one storage-buffer binding; tensors that do not are split by a
- * later version, not here. */
-static gboolean
-check_ranges (GraftVkBackend  *self,
-              GraftBuffer    **buffers,
-              guint            n_buffers,
-              GError         **error)
-{
-  guint32 range = self->props.limits.maxStorageBufferRange;
-
-  for (guint i = 0; i < n_buffers; i++)
-    if (buffers[i] != NULL && buffers[i]->size > range)
-      {
-        g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
-                     "conv2d: an operand of %" G_GSIZE_FORMAT " bytes exceeds the %u bytes "
-                     "%s can bind at once; use a smaller batch or image size",
-                     buffers[i]->size, range, self->parent.info->name);
-        return FALSE;
-      }
-  return TRUE;
 }
 
 /* Where GEMM uses gemm_cpu (CPU devices such as lavapipe, or GRAFT_VK_GEMM=cpu), the
@@ -188,9 +170,6 @@ _graft_vk_conv2d (GraftBackend         *backend,
     .buffers = { weight, x, bias, y },   /* a NULL bias binds the dummy buffer */
   };
 
-  if (!check_ranges (self, d.buffers, 4, error))
-    return FALSE;
-
   push.has_bias = bias != NULL;
   if (_graft_conv_plan_is_depthwise (plan))
     return depthwise (self, plan, 0, x, weight, bias, y, plan->n * plan->c_out * plan->out_h * plan->out_w, error);
@@ -209,24 +188,36 @@ _graft_vk_conv2d (GraftBackend         *backend,
 #define SLICE_MAX_BLOCKS  1024
 #define SLICE_MAX_BYTES   (64u << 20)
 
+/* Loop iterations of one invocation of the weight-gradient kernels per image: the
+ * output rows, and the positions in each. */
+static guint64
+iterations_per_image (const GraftConvPlan *plan)
+{
+  return (guint64) plan->out_h * (plan->out_w + 1) + 1;
+}
+
 static guint32
 images_per_slice (const GraftConvPlan *plan,
-                  guint64              blocks)
+                  guint64              blocks,
+                  guint32              budget)
 {
   guint64 ohw = (guint64) plan->out_h * plan->out_w;
   guint64 per = MAX ((SLICE_POSITIONS + ohw - 1) / ohw, 1);
   guint64 weight = (guint64) plan->c_out * (plan->c_in / plan->groups) * plan->kernel_h * plan->kernel_w;
+  /* Where the device limits an invocation's loop iterations (llvmpipe), so are a
+   * slice's images, however few blocks the weight has. */
+  guint64 most = MAX (budget / iterations_per_image (plan), 1);
   guint64 slices;
 
   if (blocks >= SLICE_MAX_BLOCKS || per >= plan->n)
-    return plan->n;
+    return (guint32) MIN (plan->n, most);
   slices = (plan->n + per - 1) / per;
-  while (slices > 1 && slices * weight * sizeof (float) > SLICE_MAX_BYTES)
+  while (slices > 1 && slices * weight * sizeof (float) > SLICE_MAX_BYTES && per * 2 <= most)
     {
       per *= 2;
       slices = (plan->n + per - 1) / per;
     }
-  return (guint32) per;
+  return (guint32) MIN (per, most);
 }
 
 static gboolean
@@ -245,10 +236,14 @@ weight_gradient (GraftVkBackend       *self,
   /* Values per implicit-GEMM invocation: BLOCK x BLOCK; per depthwise one: 1. */
   guint64 blocks = dw ? (weight + BLOCK * BLOCK - 1) / (BLOCK * BLOCK)
                       : (guint64) ((og + BLOCK - 1) / BLOCK) * ((cols + BLOCK - 1) / BLOCK) * plan->groups;
-  guint32 per = images_per_slice (plan, blocks);
+  guint32 per = images_per_slice (plan, blocks, _graft_vk_loop_budget (self));
   guint32 slices = (plan->n + per - 1) / per;
   GraftBuffer *target = dweight;
   gboolean ok;
+
+  if (!_graft_vk_check_loop (self, MAX (per * iterations_per_image (plan), slices),
+                             "conv2d weight gradient", error))
+    return FALSE;
 
   if (slices > 1)
     {
@@ -310,6 +305,65 @@ weight_gradient (GraftVkBackend       *self,
   return ok;
 }
 
+/* dbias: one invocation per channel sums its n x out_h x out_w values of dy in order.
+ * Where the device limits an invocation's loop iterations (llvmpipe) and that is too
+ * many, each channel is summed in chunks of whole positions, then the chunks in order. */
+static gboolean
+bias_gradient (GraftVkBackend       *self,
+               const GraftConvPlan  *plan,
+               GraftBuffer          *dy,
+               GraftBuffer          *dbias,
+               GError              **error)
+{
+  ConvPush push = make_push (plan);
+  guint64 values = (guint64) plan->n * plan->out_h * plan->out_w;
+  guint32 budget = _graft_vk_loop_budget (self);
+  GraftVkDispatch d = {
+    .shader = "conv_reduce",
+    .n_bindings = 2,
+    .buffers = { dy, dbias },
+    .spec = { 0, 0 },
+    .n_spec = 2,
+    .push = &push,
+    .push_size = sizeof push,
+  };
+  guint64 chunk, chunks;
+  GraftBuffer *partial;
+  gboolean ok;
+
+  if (values + plan->n <= budget)
+    {
+      push.total = plan->c_out;
+      return _graft_vk_dispatch_1d (self, &d, plan->c_out, 1, error);
+    }
+
+  /* As many chunks as values per chunk, at least budget / 4 values each. */
+  chunk = MAX ((guint64) sqrt ((double) values) + 1, budget / 4);
+  chunks = (values + chunk - 1) / chunk;
+  if (!_graft_vk_check_loop (self, MAX (chunk, chunks), "conv2d bias gradient", error))
+    return FALSE;
+  partial = _graft_vk_buffer_new (&self->parent, chunks * plan->c_out * sizeof (float), error);
+  if (partial == NULL)
+    return FALSE;
+
+  d.buffers[1] = partial;
+  d.spec[1] = 2;
+  push.k = (guint32) chunk;
+  push.total = (guint32) (chunks * plan->c_out);
+  ok = _graft_vk_dispatch_1d (self, &d, push.total, 1, error);
+  if (ok)
+    {
+      d.buffers[0] = partial;
+      d.buffers[1] = dbias;
+      d.spec[1] = 1;
+      push.n = (guint32) chunks;
+      push.total = plan->c_out;
+      ok = _graft_vk_dispatch_1d (self, &d, plan->c_out, 1, error);
+    }
+  _graft_vk_buffer_free (&self->parent, partial);   /* released after the work runs */
+  return ok;
+}
+
 gboolean
 _graft_vk_conv2d_backward (GraftBackend         *backend,
                            const GraftConvPlan  *plan,
@@ -322,28 +376,8 @@ _graft_vk_conv2d_backward (GraftBackend         *backend,
                            GError              **error)
 {
   GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
-  GraftBuffer *all[] = { x, weight, dy, dx, dweight, dbias };
-
-  if (!check_ranges (self, all, G_N_ELEMENTS (all), error))
+  if (dbias != NULL && !bias_gradient (self, plan, dy, dbias, error))
     return FALSE;
-
-  if (dbias != NULL)
-    {
-      ConvPush push = make_push (plan);
-      GraftVkDispatch d = {
-        .shader = "conv_reduce",
-        .n_bindings = 2,
-        .buffers = { dy, dbias },
-        .spec = { 0, 0 },
-        .n_spec = 2,
-        .push = &push,
-        .push_size = sizeof push,
-      };
-
-      push.total = plan->c_out;
-      if (!_graft_vk_dispatch_1d (self, &d, plan->c_out, 1, error))
-        return FALSE;
-    }
 
   if (dx != NULL && _graft_conv_plan_is_depthwise (plan))
     {

@@ -148,6 +148,7 @@ create_device (GraftVkBackend  *self,
   VkPhysicalDeviceVulkan12Features f12 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
     .timelineSemaphore = VK_TRUE,
+    .bufferDeviceAddress = self->addresses,
   };
   VkDeviceQueueCreateInfo queue_info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -187,6 +188,21 @@ create_device (GraftVkBackend  *self,
 
   self->vk->GetDeviceQueue (self->device, self->queue_family, 0, &self->queue);
   return TRUE;
+}
+
+static GraftVkAddressMode
+address_mode_from_env (void)
+{
+  const char *value = g_getenv ("GRAFT_VK_ADDRESSES");
+
+  if (value == NULL || *value == '\0' || g_ascii_strcasecmp (value, "auto") == 0)
+    return GRAFT_VK_ADDRESSES_AUTO;
+  if (g_ascii_strcasecmp (value, "always") == 0)
+    return GRAFT_VK_ADDRESSES_ALWAYS;
+  if (g_ascii_strcasecmp (value, "never") == 0)
+    return GRAFT_VK_ADDRESSES_NEVER;
+  g_message ("GRAFT_VK_ADDRESSES=%s is not one of auto, always, never; using auto", value);
+  return GRAFT_VK_ADDRESSES_AUTO;
 }
 
 static GraftVkGemmKernel
@@ -254,6 +270,14 @@ _graft_vk_backend_open (const GraftDeviceInfo  *info,
   self->vk->GetPhysicalDeviceProperties (self->physical, &self->props);
   self->vk->GetPhysicalDeviceMemoryProperties (self->physical, &self->mem_props);
   self->gemm_kernel = gemm_kernel_from_env ();
+  self->address_mode = address_mode_from_env ();
+  self->loop_limit = caps.loop_limit;
+  self->addresses = caps.buffer_device_address && self->address_mode != GRAFT_VK_ADDRESSES_NEVER;
+  /* Without device addresses every buffer must fit one binding; memory_init lowers
+   * this to the heap size. */
+  self->max_buffer = self->addresses
+    ? _graft_vk_max_buffer_size (&caps, 0)
+    : self->props.limits.maxStorageBufferRange;
   self->tiled_config = -1;
   _graft_vk_backend_set_workgroup_1d (&self->parent, 0);
 
@@ -268,11 +292,14 @@ _graft_vk_backend_open (const GraftDeviceInfo  *info,
       return NULL;
     }
 
-  g_debug ("Opened %s (%s): queue family %u, %s memory, %s GEMM",
+  self->parent.info->max_buffer_size = self->max_buffer;
+  g_debug ("Opened %s (%s): queue family %u, %s memory, %s GEMM, buffers up to %" G_GUINT64_FORMAT
+           " bytes%s",
            found->name, found->driver, self->queue_family,
            self->host_visible ? "mapped" : "staged",
            self->gemm_kernel == GRAFT_VK_GEMM_TILED ? "tiled"
-           : self->gemm_kernel == GRAFT_VK_GEMM_CPU ? "CPU" : "automatic");
+           : self->gemm_kernel == GRAFT_VK_GEMM_CPU ? "CPU" : "automatic",
+           self->max_buffer, self->addresses ? " (device addresses)" : "");
   return &self->parent;
 }
 

@@ -27,6 +27,25 @@ device_type (VkPhysicalDeviceType type)
     }
 }
 
+static gboolean
+has_extension (GraftVkFuncs     *vk,
+               VkPhysicalDevice  physical,
+               const char       *name)
+{
+  g_autofree VkExtensionProperties *exts = NULL;
+  guint32 n = 0;
+
+  if (vk->EnumerateDeviceExtensionProperties (physical, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+    return FALSE;
+  exts = g_new0 (VkExtensionProperties, n);
+  if (vk->EnumerateDeviceExtensionProperties (physical, NULL, &n, exts) != VK_SUCCESS)
+    return FALSE;
+  for (guint32 i = 0; i < n; i++)
+    if (strcmp (exts[i].extensionName, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 void
 _graft_vk_describe_device (GraftVkInstance   *inst,
                            VkPhysicalDevice   physical,
@@ -48,6 +67,7 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
   info->type = device_type (props.deviceType);
   info->name = g_strndup (props.deviceName, sizeof props.deviceName);
   info->max_storage_buffer_range = props.limits.maxStorageBufferRange;
+  info->max_buffer_size = props.limits.maxStorageBufferRange;
   info->max_shared_memory = props.limits.maxComputeSharedMemorySize;
   info->max_workgroup_invocations = props.limits.maxComputeWorkGroupInvocations;
   info->n_threads = 0;
@@ -66,14 +86,22 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
       VkPhysicalDeviceDriverProperties driver = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
       };
+      VkPhysicalDeviceMaintenance4Properties maint4 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES,
+      };
+      VkPhysicalDeviceMaintenance3Properties maint3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES,
+        .pNext = &driver,
+      };
       VkPhysicalDeviceSubgroupProperties subgroup = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
-        .pNext = &driver,
+        .pNext = &maint3,
       };
       VkPhysicalDeviceProperties2 props2 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
         .pNext = &subgroup,
       };
+      gboolean have_maint4 = has_extension (vk, physical, VK_KHR_MAINTENANCE_4_EXTENSION_NAME);
       VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
       };
@@ -88,6 +116,9 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
       g_autofree char *driver_name = NULL;
       g_autofree char *driver_info = NULL;
 
+      /* maxBufferSize is only reported by drivers with maintenance4 (core in 1.3). */
+      if (have_maint4)
+        driver.pNext = &maint4;
       vk->GetPhysicalDeviceProperties2 (physical, &props2);
       vk->GetPhysicalDeviceFeatures2 (physical, &features2);
 
@@ -99,6 +130,16 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
       info->subgroup_size = subgroup.subgroupSize;
       info->fp16 = f12.shaderFloat16 && f11.storageBuffer16BitAccess;
       caps->timeline_semaphore = f12.timelineSemaphore;
+      caps->buffer_device_address = f12.bufferDeviceAddress;
+      caps->loop_limit = driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE ? GRAFT_VK_LLVMPIPE_LOOP_LIMIT : 0;
+      caps->max_allocation = maint3.maxMemoryAllocationSize;
+      caps->max_buffer_size = have_maint4 ? maint4.maxBufferSize : 0;
+
+      /* Kernels reach a buffer past the binding limit by its device address; then a
+       * tensor is bounded by what one buffer, one allocation and the heap can hold, and
+       * by 32-bit element indices. */
+      if (caps->buffer_device_address)
+        info->max_buffer_size = _graft_vk_max_buffer_size (caps, info->memory_bytes);
     }
   else
     {
@@ -121,6 +162,21 @@ _graft_vk_describe_device (GraftVkInstance   *inst,
           info->subgroup_size = subgroup.subgroupSize;
         }
     }
+}
+
+guint64
+_graft_vk_max_buffer_size (const GraftVkDeviceCaps *caps,
+                           guint64                  heap_size)
+{
+  guint64 most = (guint64) G_MAXUINT32 * sizeof (float);
+
+  if (caps->max_buffer_size > 0)
+    most = MIN (most, caps->max_buffer_size);
+  if (caps->max_allocation > 0)
+    most = MIN (most, caps->max_allocation);
+  if (heap_size > 0)
+    most = MIN (most, heap_size);
+  return most;
 }
 
 gboolean

@@ -8,7 +8,10 @@
  *    A and B directly, through texel buffers. CPU implementations of Vulkan (lavapipe)
  *    run invocations as SIMD lanes, where shared memory and barriers only cost time and
  *    texel fetches are much cheaper than storage-buffer loads (see gemm_cpu.comp).
- * Tile sizes and transposes are specialization constants; shapes are push constants. */
+ * Tile sizes and transposes are specialization constants; shapes are push constants.
+ * Where the device limits an invocation's loop iterations (llvmpipe) and k is too long
+ * for one pass, the reduction is split (split-K): each part's product goes to a
+ * scratch buffer, and gemm_reduce adds the parts in order and applies the epilogue. */
 
 #include "graft-vk-private.h"
 
@@ -24,7 +27,14 @@ typedef struct {
   float   beta;
   guint32 row0;   /* first row and column of this dispatch */
   guint32 col0;
+  guint32 k0, k1; /* the part of the reduction it sums */
+  guint32 c0;     /* where its C starts in the C buffer */
 } GemmPush;
+
+typedef struct {
+  guint32 size, n, parts, flags;
+  float   alpha, beta;
+} ReducePush;
 
 typedef struct {
   guint32 bm, bn, bk, tm, tn;
@@ -179,6 +189,104 @@ gemm_cpu (GraftVkBackend         *self,
   return dispatch_tiles (self, d, push, CPU_TM, d->spec[0] * CPU_TN, error);
 }
 
+/* Loop iterations of one invocation summing @k_len values of the reduction, with a
+ * margin for the epilogue: gemm_cpu does 8 k steps per iteration (and the last k % 8
+ * one by one), gemm_tiled loads BM x BK and BK x BN values in strides of its
+ * invocations and then runs BK steps per tile. */
+static guint64
+k_iterations (GraftVkBackend         *self,
+              GraftVkGemmKernel       kernel,
+              const GraftGemmParams  *params,
+              const GraftVkDispatch  *d,
+              guint64                 k_len)
+{
+  const TiledConfig *t;
+  guint64 threads, per_tile;
+
+  /* gemm_cpu hands operands past the texel limit to gemm_tiled. */
+  if (kernel == GRAFT_VK_GEMM_CPU && texels_fit (self, d->buffers[0], FALSE) &&
+      texels_fit (self, d->buffers[1], FALSE))
+    return k_len / 8 + 8 + 2 * CPU_TM;
+  t = pick_tiled (self, params);
+  if (t == NULL)
+    return 0;   /* gemm_tiled reports it */
+  threads = (t->bm / t->tm) * (t->bn / t->tn);
+  per_tile = t->bk + (t->bm * t->bk + threads - 1) / threads + (t->bn * t->bk + threads - 1) / threads;
+  return (k_len + t->bk - 1) / t->bk * per_tile + t->tm * t->tn;
+}
+
+static gboolean
+gemm_split_k (GraftVkBackend         *self,
+              GraftVkGemmKernel       kernel,
+              const GraftGemmParams  *params,
+              GraftVkDispatch        *d,
+              GemmPush               *push,
+              GError                **error)
+{
+  guint64 size = (guint64) params->m * params->n;
+  guint32 budget = _graft_vk_loop_budget (self);
+  guint64 part = params->k, parts = 1;
+  ReducePush rpush = {
+    .size = (guint32) size, .n = params->n, .flags = push->flags,
+    .alpha = push->alpha, .beta = push->beta,
+  };
+  GraftVkDispatch r = {
+    .shader = "gemm_reduce",
+    .n_bindings = 3,
+    .buffers = { NULL, d->buffers[2], d->buffers[3] },
+    .n_spec = 1,
+    .push = &rpush,
+    .push_size = sizeof rpush,
+  };
+  GraftBuffer *partial;
+  gboolean ok = TRUE;
+
+  /* Halve the parts until each fits, in multiples of 16 k steps. */
+  while (part > 16 && k_iterations (self, kernel, params, d, part) > budget)
+    {
+      part = (part / 2 + 15) / 16 * 16;
+      parts = (params->k + part - 1) / part;
+    }
+  if (!_graft_vk_check_loop (self, MAX (k_iterations (self, kernel, params, d, part), parts),
+                             "gemm with a long reduction", error))
+    return FALSE;
+  if (parts * size > G_MAXUINT32)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "gemm: %" G_GUINT64_FORMAT " partial products of %u x %u are too many for %s",
+                   parts, params->m, params->n, self->parent.info->name);
+      return FALSE;
+    }
+  partial = _graft_vk_buffer_new (&self->parent, parts * size * sizeof (float), error);
+  if (partial == NULL)
+    return FALSE;
+
+  d->buffers[2] = NULL;
+  d->buffers[3] = partial;
+  for (guint64 s = 0; s < parts && ok; s++)
+    {
+      GemmPush p = *push;
+
+      p.flags = 0;
+      p.alpha = 1.0f;
+      p.beta = 0.0f;
+      p.k0 = (guint32) (s * part);
+      p.k1 = (guint32) MIN (params->k, (s + 1) * part);
+      p.c0 = (guint32) (s * size);
+      d->push = &p;
+      ok = kernel == GRAFT_VK_GEMM_CPU ? gemm_cpu (self, params, d, &p, error)
+                                       : gemm_tiled (self, params, d, &p, error);
+    }
+  if (ok)
+    {
+      r.buffers[0] = partial;
+      rpush.parts = (guint32) parts;
+      ok = _graft_vk_dispatch_1d (self, &r, (guint32) size, 1, error);
+    }
+  _graft_vk_buffer_free (&self->parent, partial);   /* released after the work runs */
+  return ok;
+}
+
 gboolean
 _graft_vk_gemm (GraftBackend           *backend,
                 const GraftGemmParams  *params,
@@ -208,6 +316,9 @@ _graft_vk_gemm (GraftBackend           *backend,
   if (kernel == GRAFT_VK_GEMM_AUTO)
     kernel = backend->info->type == GRAFT_DEVICE_TYPE_CPU ? GRAFT_VK_GEMM_CPU : GRAFT_VK_GEMM_TILED;
 
+  push.k1 = params->k;
+  if (k_iterations (self, kernel, params, &d, params->k) > _graft_vk_loop_budget (self))
+    return gemm_split_k (self, kernel, params, &d, &push, error);
   if (kernel == GRAFT_VK_GEMM_CPU)
     return gemm_cpu (self, params, &d, &push, error);
   return gemm_tiled (self, params, &d, &push, error);

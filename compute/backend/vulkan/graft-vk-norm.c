@@ -37,17 +37,29 @@ make_push (const GraftNormPlan *plan,
   };
 }
 
-/* A workgroup per group, its size a power of two for the tree reduction. */
+/* A workgroup per group, its size a power of two for the tree reduction. Each lane
+ * makes @passes strided passes over the group's @m values; where the device limits an
+ * invocation's loop iterations (llvmpipe), the workgroup grows until they fit. */
 static gboolean
 dispatch_groups (GraftVkBackend   *self,
                  GraftVkDispatch  *d,
                  guint32           groups,
+                 guint64           m,
+                 guint32           passes,
                  GError          **error)
 {
+  const VkPhysicalDeviceLimits *limits = &self->props.limits;
+  guint32 most = MIN (limits->maxComputeWorkGroupInvocations, limits->maxComputeWorkGroupSize[0]);
+  guint32 budget = _graft_vk_loop_budget (self);
   guint32 wg = 1;
 
   while (wg * 2 <= MIN (NORM_WORKGROUP, self->wg_1d))
     wg *= 2;
+  while (passes * ((m + wg - 1) / wg) > budget && wg * 2 <= most)
+    wg *= 2;
+  if (!_graft_vk_check_loop (self, passes * ((m + wg - 1) / wg),
+                             d->shader, error))
+    return FALSE;
   d->spec[0] = wg;
   if (!_graft_vk_grid_1d (self, groups, d->groups, error))
     return FALSE;
@@ -117,7 +129,7 @@ _graft_vk_norm (GraftBackend         *backend,
         .push_size = sizeof push,
       };
 
-      if (!dispatch_groups (self, &d, plan->groups, error))
+      if (!dispatch_groups (self, &d, plan->groups, (guint64) plan->outer * plan->inner, 2, error))
         goto out;
     }
   if (update || !plan->training)
@@ -224,7 +236,7 @@ _graft_vk_norm_backward (GraftBackend         *backend,
       .push_size = sizeof push,
     };
 
-    if (!dispatch_groups (self, &d, plan->groups, error))
+    if (!dispatch_groups (self, &d, plan->groups, (guint64) plan->outer * plan->inner, 2, error))
       goto out;
   }
 
@@ -245,6 +257,9 @@ _graft_vk_norm_backward (GraftBackend         *backend,
 
       if (target == NULL)
         continue;
+      /* Layer norm sums each feature over the rows in one invocation. */
+      if (layer && !_graft_vk_check_loop (self, plan->groups, "layer_norm weight gradient", error))
+        goto out;
       if (!_graft_vk_dispatch_1d (self, &d, count, 1, error))
         goto out;
     }

@@ -11,16 +11,18 @@ typedef struct {
 } FillPush;
 
 typedef struct {
-  guint32 rank;
   guint32 n;
+  guint32 rank_shift;              /* rank, then 5 bits of shift per dimension d >= 1 */
   guint32 shape[GRAFT_MAX_RANK];
   guint32 a_strides[GRAFT_MAX_RANK];
   guint32 b_strides[GRAFT_MAX_RANK];
-  guint32 magic[GRAFT_MAX_RANK];   /* division by shape[d] as a multiply-high */
-  guint32 shift[GRAFT_MAX_RANK];
+  guint32 magic[GRAFT_MAX_RANK];   /* division by shape[d] as a multiply-high, d >= 1 */
 } BinaryPush;
 
-G_STATIC_ASSERT (sizeof (BinaryPush) <= GRAFT_VK_MAX_PUSH);
+/* With the three operands' device addresses (8 bytes each) it still fits the 128 bytes
+ * of push constants every device offers. */
+G_STATIC_ASSERT (sizeof (BinaryPush) + 3 * 8 <= 128);
+G_STATIC_ASSERT (GRAFT_MAX_RANK <= 7 && 3 + 5 * (GRAFT_MAX_RANK - 1) <= 32);
 
 /* Specialization constant 2 of binary.comp */
 enum {
@@ -156,11 +158,17 @@ simplify (const GraftBroadcast *plan,
       t = push->a_strides[i]; push->a_strides[i] = push->a_strides[r - 1 - i]; push->a_strides[r - 1 - i] = t;
       t = push->b_strides[i]; push->b_strides[i] = push->b_strides[r - 1 - i]; push->b_strides[r - 1 - i] = t;
     }
-  push->rank = (guint32) r;
+  push->rank_shift = (guint32) r;
 
-  for (gint d = 0; d < r; d++)
-    if (push->shape[d] >= 2)
-      division_magic (push->shape[d], &push->magic[d], &push->shift[d]);
+  /* The outermost dimension's coordinate is what is left of the index: no division. */
+  for (gint d = 1; d < r; d++)
+    {
+      guint32 shift;
+
+      division_magic (push->shape[d], &push->magic[d], &shift);
+      g_assert (shift < 32);
+      push->rank_shift |= shift << (3 + 5 * (d - 1));
+    }
 }
 
 gboolean
@@ -174,6 +182,7 @@ _graft_vk_binary (GraftBackend          *backend,
 {
   GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
   BinaryPush push = { 0 };
+  guint push_rank;
   GraftVkDispatch d = {
     .shader = "binary",
     .n_bindings = 3,
@@ -186,9 +195,10 @@ _graft_vk_binary (GraftBackend          *backend,
   g_return_val_if_fail (plan->rank >= 1 && plan->rank <= GRAFT_MAX_RANK, FALSE);
 
   simplify (plan, &push);
+  push_rank = push.rank_shift & 7;
   d.spec[1] = op == GRAFT_BINARY_MUL ? 1 : 0;
   d.spec[2] = BINARY_STRIDED;
-  if (push.rank == 1)
+  if (push_rank == 1)
     {
       if (push.a_strides[0] == 1 && push.b_strides[0] == 1)
         d.spec[2] = BINARY_CONTIGUOUS;
@@ -200,7 +210,7 @@ _graft_vk_binary (GraftBackend          *backend,
 
   else
     {
-      guint inner = push.rank - 1;
+      guint inner = push_rank - 1;
       gboolean aligned = push.shape[inner] % 4 == 0 &&
                          push.a_strides[inner] <= 1 && push.b_strides[inner] <= 1;
 

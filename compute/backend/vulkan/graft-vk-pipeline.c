@@ -126,22 +126,26 @@ _graft_vk_pipelines_init (GraftVkBackend  *self,
   return create_cache (self, error);
 }
 
+/* The device-address variant of a pattern keeps only its texel bindings, and its push
+ * constants hold up to one address per binding more. */
 static const GraftVkLayout *
 get_layout (GraftVkBackend  *self,
+            gboolean         addresses,
             guint            n_bindings,
             guint32          texel_mask,
             GError         **error)
 {
-  GraftVkLayout *layout = &self->layouts[n_bindings][texel_mask];
+  GraftVkLayout *layout = addresses ? &self->address_layouts[n_bindings][texel_mask]
+                                    : &self->layouts[n_bindings][texel_mask];
   VkDescriptorSetLayoutBinding bindings[GRAFT_VK_MAX_BINDINGS];
+  guint32 push_size = addresses ? GRAFT_VK_MAX_PUSH + 8 * GRAFT_VK_MAX_BINDINGS : GRAFT_VK_MAX_PUSH;
   VkPushConstantRange push = {
     .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     .offset = 0,
-    .size = MIN (GRAFT_VK_MAX_PUSH, self->props.limits.maxPushConstantsSize),
+    .size = MIN (push_size, self->props.limits.maxPushConstantsSize),
   };
   VkDescriptorSetLayoutCreateInfo set_info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-    .bindingCount = n_bindings,
     .pBindings = bindings,
   };
   VkPipelineLayoutCreateInfo layout_info = {
@@ -157,13 +161,14 @@ get_layout (GraftVkBackend  *self,
     return layout;
 
   for (guint i = 0; i < n_bindings; i++)
-    bindings[i] = (VkDescriptorSetLayoutBinding) {
-      .binding = i,
-      .descriptorType = (texel_mask & (1u << i)) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
-                                                 : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-      .descriptorCount = 1,
-      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
-    };
+    if (!addresses || (texel_mask & (1u << i)))
+      bindings[set_info.bindingCount++] = (VkDescriptorSetLayoutBinding) {
+        .binding = i,
+        .descriptorType = (texel_mask & (1u << i)) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                   : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .descriptorCount = 1,
+        .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+      };
 
   if (layout->set_layout == VK_NULL_HANDLE)
     {
@@ -209,22 +214,24 @@ _graft_vk_pipelines_fini (GraftVkBackend *self)
     }
   g_clear_pointer (&self->pipeline_cache_path, g_free);
 
-  for (guint n = 0; n <= GRAFT_VK_MAX_BINDINGS; n++)
-    for (guint mask = 0; mask < GRAFT_VK_N_MASKS; mask++)
-      {
-        GraftVkLayout *layout = &self->layouts[n][mask];
+  for (guint variant = 0; variant < 2; variant++)
+    for (guint n = 0; n <= GRAFT_VK_MAX_BINDINGS; n++)
+      for (guint mask = 0; mask < GRAFT_VK_N_MASKS; mask++)
+        {
+          GraftVkLayout *layout = variant ? &self->address_layouts[n][mask] : &self->layouts[n][mask];
 
-        if (layout->pipeline_layout != VK_NULL_HANDLE)
-          self->vk->DestroyPipelineLayout (self->device, layout->pipeline_layout, NULL);
-        if (layout->set_layout != VK_NULL_HANDLE)
-          self->vk->DestroyDescriptorSetLayout (self->device, layout->set_layout, NULL);
-        *layout = (GraftVkLayout) { VK_NULL_HANDLE, VK_NULL_HANDLE };
-      }
+          if (layout->pipeline_layout != VK_NULL_HANDLE)
+            self->vk->DestroyPipelineLayout (self->device, layout->pipeline_layout, NULL);
+          if (layout->set_layout != VK_NULL_HANDLE)
+            self->vk->DestroyDescriptorSetLayout (self->device, layout->set_layout, NULL);
+          *layout = (GraftVkLayout) { VK_NULL_HANDLE, VK_NULL_HANDLE };
+        }
 }
 
 const GraftVkPipeline *
 _graft_vk_pipeline_get (GraftVkBackend  *self,
                         const char      *shader,
+                        gboolean         addresses,
                         guint            n_bindings,
                         guint32          texel_mask,
                         const guint32   *spec,
@@ -263,7 +270,7 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
   g_return_val_if_fail (texel_mask < (1u << n_bindings), NULL);
 
   key = g_string_new (shader);
-  g_string_append_printf (key, "/%u/%x", n_bindings, texel_mask);
+  g_string_append_printf (key, "%s/%u/%x", addresses ? "@addr" : "", n_bindings, texel_mask);
   for (guint i = 0; i < n_spec; i++)
     g_string_append_printf (key, "%c%u", i == 0 ? ':' : ',', spec[i]);
 
@@ -274,7 +281,7 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
       return pipeline;
     }
 
-  layout = get_layout (self, n_bindings, texel_mask, error);
+  layout = get_layout (self, addresses, n_bindings, texel_mask, error);
   if (layout == NULL)
     {
       g_string_free (key, TRUE);
@@ -291,8 +298,16 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
       return NULL;
     }
 
-  module_info.codeSize = code->size;
-  module_info.pCode = code->code;
+  if (addresses && code->address_slots > n_bindings)
+    {
+      g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+                   "The compute shader “%s” reaches %u buffers by address, more than the %u bound",
+                   shader, code->address_slots, n_bindings);
+      g_string_free (key, TRUE);
+      return NULL;
+    }
+  module_info.codeSize = addresses ? code->size_addr : code->size;
+  module_info.pCode = addresses ? code->code_addr : code->code;
   result = self->vk->CreateShaderModule (self->device, &module_info, NULL, &module);
   if (result != VK_SUCCESS)
     {
@@ -320,6 +335,7 @@ _graft_vk_pipeline_get (GraftVkBackend  *self,
   pipeline = g_new0 (GraftVkPipeline, 1);
   pipeline->pipeline = handle;
   pipeline->layout = layout;
+  pipeline->address_slots = addresses ? code->address_slots : 0;
   g_hash_table_insert (self->pipelines, g_string_free (key, FALSE), pipeline);
   return pipeline;
 }

@@ -111,6 +111,11 @@ _graft_vk_pool2d (GraftBackend         *backend,
     .push = &push,
     .push_size = sizeof push,
   };
+  /* Loop iterations of one output's window (an adaptive bin spans at most
+   * in / out + 1 rows and columns), for devices that limit them (llvmpipe). */
+  guint64 window = plan->kind == GRAFT_POOL_ADAPTIVE_AVG
+    ? (guint64) (plan->in_h / plan->out_h + 1) * (plan->in_w / plan->out_w + 2)
+    : (guint64) plan->kernel_h * (plan->kernel_w + 1);
 
   switch (plan->kind)
     {
@@ -124,7 +129,8 @@ _graft_vk_pool2d (GraftBackend         *backend,
     case GRAFT_POOL_ADAPTIVE_AVG:
       if (plan->out_h == 1 && plan->out_w == 1 &&
           (guint64) plan->in_h * plan->in_w >= GLOBAL_MIN_PLANE &&
-          (backend->info->type != GRAFT_DEVICE_TYPE_CPU || plan->planes < GLOBAL_CPU_MAX_PLANES))
+          (backend->info->type != GRAFT_DEVICE_TYPE_CPU || plan->planes < GLOBAL_CPU_MAX_PLANES ||
+           window > _graft_vk_loop_budget (self)))
         return global_average (self, plan, x, out, error);
       d.shader = "pool_avg";
       d.spec[1] = 1;
@@ -137,6 +143,8 @@ _graft_vk_pool2d (GraftBackend         *backend,
       break;
     }
 
+  if (!_graft_vk_check_loop (self, window, d.shader, error))
+    return FALSE;
   return dispatch_elements (self, &d, push.total, error);
 }
 

@@ -26,6 +26,11 @@
  *   GRAFT_VK_GEMM=tiled|cpu    force a GEMM kernel, and the matching convolution and
  *                              attention kernels (default: by device type)
  *   GRAFT_VK_STAGING=1         copy through a staging buffer even to mappable memory
+ *   GRAFT_VK_ADDRESSES=auto|always|never
+ *                              how kernels reach storage buffers: by descriptor unless a
+ *                              buffer is past maxStorageBufferRange, then by device address
+ *                              (auto, the default); always by address; never (then no
+ *                              tensor may exceed maxStorageBufferRange)
  */
 
 #define VK_NO_PROTOTYPES
@@ -46,6 +51,7 @@ G_BEGIN_DECLS
 #define GRAFT_VK_INSTANCE_FUNCS(X) \
   X (DestroyInstance) \
   X (EnumeratePhysicalDevices) \
+  X (EnumerateDeviceExtensionProperties) \
   X (GetPhysicalDeviceProperties) \
   X (GetPhysicalDeviceProperties2) \
   X (GetPhysicalDeviceFeatures2) \
@@ -69,6 +75,7 @@ G_BEGIN_DECLS
   X (MapMemory) \
   X (UnmapMemory) \
   X (BindBufferMemory) \
+  X (GetBufferDeviceAddress) \
   X (CreateCommandPool) \
   X (DestroyCommandPool) \
   X (AllocateCommandBuffers) \
@@ -140,8 +147,24 @@ void             _graft_vk_set_error             (GError          **error,
 typedef struct {
   guint32  api_version;
   gboolean timeline_semaphore;
+  gboolean buffer_device_address;  /* bufferDeviceAddress (Vulkan 1.2 feature) */
+  guint64  max_allocation;         /* maxMemoryAllocationSize (Vulkan 1.1) */
+  guint64  max_buffer_size;        /* maxBufferSize (maintenance4); 0: not reported */
+  guint32  loop_limit;             /* loop iterations an invocation may run; 0: no limit */
 } GraftVkDeviceCaps;
 
+/* llvmpipe (lavapipe) stops every loop of an invocation once 65535 iterations have run
+ * in total (its guard against endless loops), silently: kernels whose invocations loop
+ * over a long reduction split it where the device has such a limit. */
+#define GRAFT_VK_LLVMPIPE_LOOP_LIMIT 65535
+/* What kernels plan for, leaving room for a kernel's short loops (tree reductions,
+ * epilogues) beside its main one. */
+#define GRAFT_VK_LOOP_MARGIN         1024
+
+/* The largest tensor buffer when kernels use device addresses: the smallest of
+ * maxBufferSize, maxMemoryAllocationSize, @heap_size and 2^32 - 1 floats. */
+guint64 _graft_vk_max_buffer_size (const GraftVkDeviceCaps *caps,
+                                   guint64                  heap_size);
 void _graft_vk_describe_device (GraftVkInstance   *inst,
                                 VkPhysicalDevice   physical,
                                 guint              position,
@@ -154,11 +177,18 @@ void _graft_vk_describe_device (GraftVkInstance   *inst,
 #define GRAFT_VK_SETS_PER_POOL   256  /* descriptor sets per frame */
 #define GRAFT_VK_MAX_BINDINGS    5  /* cross-entropy binds five buffers */
 #define GRAFT_VK_MAX_SPEC        8
-#define GRAFT_VK_MAX_PUSH        128
+#define GRAFT_VK_MAX_PUSH        128  /* a shader's own push constants, addresses not included */
 #define GRAFT_VK_WORKGROUP_1D    256  /* invocations of the 1-D kernels, before device limits */
 #define GRAFT_VK_STAGING_SIZE    (16u << 20)
 #define GRAFT_VK_GEMM_CPU_TM     16   /* rows of C per workgroup of gemm_cpu */
 #define GRAFT_VK_N_TILED_CONFIGS 6    /* tile shapes of gemm_tiled, largest first */
+
+/* How kernels reach their storage buffers (GRAFT_VK_ADDRESSES). */
+typedef enum {
+  GRAFT_VK_ADDRESSES_AUTO,    /* descriptors, device addresses past maxStorageBufferRange */
+  GRAFT_VK_ADDRESSES_ALWAYS,  /* device addresses for every dispatch (tests) */
+  GRAFT_VK_ADDRESSES_NEVER,   /* descriptors only, as on devices without the feature */
+} GraftVkAddressMode;
 
 typedef enum {
   GRAFT_VK_GEMM_AUTO,   /* by device type */
@@ -172,6 +202,7 @@ struct _GraftBuffer {
   GraftVkAllocation alloc;
   gsize             size;
   guint8           *mapped;    /* host pointer when the memory is mapped, else NULL */
+  VkDeviceAddress   address;   /* 0 unless the device has bufferDeviceAddress */
   guint64           last_use;  /* timeline value of the last submission that uses it */
 };
 
@@ -196,6 +227,7 @@ typedef struct {
 typedef struct {
   VkPipeline           pipeline;
   const GraftVkLayout *layout;
+  guint                address_slots;  /* device-address variant: uvec2s pushed first; else 0 */
 } GraftVkPipeline;
 
 typedef struct {
@@ -214,6 +246,9 @@ typedef struct {
   /* memory */
   GraftVkAllocator                *allocator;
   guint64                          memory_limit;     /* the heap size, or a test's limit */
+  guint64                          max_buffer;       /* largest tensor buffer, in bytes */
+  gboolean                         addresses;        /* bufferDeviceAddress enabled */
+  GraftVkAddressMode               address_mode;
   guint64                          memory_reserved;  /* in tensor memory blocks */
   guint32                          memory_type;
   gboolean                         host_visible;  /* tensors mapped and memcpy'd */
@@ -235,10 +270,13 @@ typedef struct {
   VkPipelineCache                  pipeline_cache;
   char                            *pipeline_cache_path;
   GraftVkLayout                    layouts[GRAFT_VK_MAX_BINDINGS + 1][GRAFT_VK_N_MASKS];
+  /* The device-address variants: only the texel bindings are descriptors. */
+  GraftVkLayout                    address_layouts[GRAFT_VK_MAX_BINDINGS + 1][GRAFT_VK_N_MASKS];
   GHashTable                      *pipelines;     /* key -> GraftVkPipeline* */
 
   /* kernel choices */
   guint32                          wg_1d;
+  guint32                          loop_limit;    /* see GRAFT_VK_LLVMPIPE_LOOP_LIMIT; 0: none */
   GraftVkGemmKernel                gemm_kernel;
   gint                             tiled_config;  /* -1: the largest that fits */
 } GraftVkBackend;
@@ -356,13 +394,25 @@ gboolean _graft_vk_dispatch_1d (GraftVkBackend   *self,
                                 guint32           per_invocation,
                                 GError          **error);
 
+/* The loop iterations one invocation may plan for: G_MAXUINT32 on devices without a
+ * limit. */
+guint32  _graft_vk_loop_budget   (GraftVkBackend  *self);
+/* Fails with GRAFT_DEVICE_ERROR_UNSUPPORTED, naming @what, when @iterations exceed the
+ * device's loop limit even after a kernel has split its work as far as it can. */
+gboolean _graft_vk_check_loop    (GraftVkBackend  *self,
+                                  guint64          iterations,
+                                  const char      *what,
+                                  GError         **error);
+
 /* ---- pipelines (graft-vk-pipeline.c) ------------------------------------------- */
 
 gboolean               _graft_vk_pipelines_init (GraftVkBackend  *self,
                                                  GError         **error);
 void                   _graft_vk_pipelines_fini (GraftVkBackend  *self);
+/* With @addresses, the variant that reaches storage buffers through device addresses. */
 const GraftVkPipeline *_graft_vk_pipeline_get   (GraftVkBackend  *self,
                                                  const char      *shader,
+                                                 gboolean         addresses,
                                                  guint            n_bindings,
                                                  guint32          texel_mask,
                                                  const guint32   *spec,
