@@ -300,6 +300,13 @@ test_networks (void)
   c.p.pad_h = c.p.pad_w = 2;
   g_assert_true (make_case (&c, 2, 40, 40, 40, 40, 5, 5, 40, TRUE));
   check_case (cpu, rand, &c);
+
+  /* images unfolded in chunks: each image's column matrix holds 64 * 9 * 64 * 64 values,
+   * so three fit the backend's budget and 7 images go as 3, 3 and a last, shorter 1 */
+  graft_conv2d_params_init (&c.p);
+  c.p.pad_h = c.p.pad_w = 1;
+  g_assert_true (make_case (&c, 7, 64, 64, 64, 8, 3, 3, 1, TRUE));
+  check_case (cpu, rand, &c);
 }
 
 static double

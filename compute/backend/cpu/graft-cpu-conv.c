@@ -394,8 +394,8 @@ _graft_cpu_conv2d (GraftBackend         *backend,
         for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
                      (blasint) og, (blasint) (c.nb * ohw), (blasint) k,
-                     1.0f, wg, (blasint) k, col, (blasint) (nb * ohw),
-                     0.0f, tmp, (blasint) (nb * ohw));
+                     1.0f, wg, (blasint) k, col, (blasint) (c.nb * ohw),
+                     0.0f, tmp, (blasint) (c.nb * ohw));
         for_each_item (backend, &c, spread_row, c.nb * og, ohw);
       }
   return TRUE;
@@ -474,11 +474,13 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
     for (guint32 g = 0; g < p->groups; g++)
       {
         const float *wg = weight->data + (gsize) g * og * k;
-        blasint cols, ld = (blasint) (nb * ohw);
+        blasint cols;
 
         c.n0 = n0;
         c.nb = MIN (nb, p->n - n0);
         c.group = g;
+        /* the chunk's matrices are packed for its own image count: the last chunk may
+         * hold fewer than nb */
         cols = (blasint) (c.nb * ohw);
         /* tmp [og, nb * ohw] = the chunk's dy for this group, images side by side */
         for_each_item (backend, &c, gather_row, c.nb * og, ohw);
@@ -489,7 +491,7 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
             for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
             cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
                          (blasint) og, (blasint) k, cols,
-                         1.0f, tmp, ld, col, ld,
+                         1.0f, tmp, cols, col, cols,
                          n0 == 0 ? 0.0f : 1.0f,
                          dweight->data + (gsize) g * og * k, (blasint) k);
           }
@@ -498,8 +500,8 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
             /* col [k, nb * ohw] = W_g^T [k, og] x dy [og, nb * ohw], folded into dx */
             cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
                          (blasint) k, cols, (blasint) og,
-                         1.0f, wg, (blasint) k, tmp, ld,
-                         0.0f, col, ld);
+                         1.0f, wg, (blasint) k, tmp, cols,
+                         0.0f, col, cols);
             c.out = dx->data;
             for_each_item (backend, &c, col2im_channel, c.nb * cg,
                            (guint64) p->kernel_h * p->kernel_w * ohw);
