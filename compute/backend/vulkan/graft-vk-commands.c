@@ -217,6 +217,13 @@ record_barrier (GraftVkBackend  *self,
   self->vk->CmdPipelineBarrier (cmd, stages, stages, 0, 1, &barrier, 0, NULL, 0, NULL);
 }
 
+void
+_graft_vk_barrier (GraftVkBackend  *self,
+                   VkCommandBuffer  cmd)
+{
+  record_barrier (self, cmd);
+}
+
 VkCommandBuffer
 _graft_vk_record (GraftVkBackend  *self,
                   GError         **error)
@@ -308,6 +315,8 @@ _graft_vk_synchronize (GraftBackend  *backend,
 
   if (!_graft_vk_check_lost (self, error))
     return FALSE;
+  if (!_graft_vk_check_not_recording (self, "Waiting for results", error))
+    return FALSE;
   if (!_graft_vk_submit (self, error))
     return FALSE;
   return _graft_vk_wait (self, self->submitted, error);
@@ -357,6 +366,44 @@ alloc_set (GraftVkBackend        *self,
   return TRUE;
 }
 
+/* Where the next dispatch goes: the command buffer (behind a barrier) and a descriptor
+ * set for @pipeline, from the current frame, or from the recording being made. */
+static gboolean
+dispatch_target (GraftVkBackend         *self,
+                 const GraftVkPipeline  *pipeline,
+                 VkCommandBuffer        *cmd,
+                 VkDescriptorSet        *set,
+                 GError                **error)
+{
+  if (self->recording != NULL)
+    return _graft_vk_recording_target (self, pipeline->layout->set_layout, cmd, set, error);
+
+  /* A full descriptor pool ends the frame: submit it and go on in the next one. */
+  if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
+      !_graft_vk_submit (self, error))
+    return FALSE;
+
+  *cmd = _graft_vk_record (self, error);
+  if (*cmd == VK_NULL_HANDLE)
+    return FALSE;
+  if (!alloc_set (self, &self->frames[self->current], pipeline, set))
+    {
+      if (!_graft_vk_submit (self, error))
+        return FALSE;
+      *cmd = _graft_vk_record (self, error);
+      if (*cmd == VK_NULL_HANDLE)
+        return FALSE;
+      if (!alloc_set (self, &self->frames[self->current], pipeline, set))
+        {
+          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+                       "%s could not allocate a descriptor set", self->parent.info->name);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
 gboolean
 _graft_vk_dispatch (GraftVkBackend         *self,
                     const GraftVkDispatch  *d,
@@ -391,28 +438,8 @@ _graft_vk_dispatch (GraftVkBackend         *self,
           return FALSE;
       }
 
-  /* A full descriptor pool ends the frame: submit it and go on in the next one. */
-  if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
-      !_graft_vk_submit (self, error))
+  if (!dispatch_target (self, pipeline, &cmd, &set, error))
     return FALSE;
-
-  cmd = _graft_vk_record (self, error);
-  if (cmd == VK_NULL_HANDLE)
-    return FALSE;
-  if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
-    {
-      if (!_graft_vk_submit (self, error))
-        return FALSE;
-      cmd = _graft_vk_record (self, error);
-      if (cmd == VK_NULL_HANDLE)
-        return FALSE;
-      if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
-        {
-          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
-                       "%s could not allocate a descriptor set", self->parent.info->name);
-          return FALSE;
-        }
-    }
 
   value = _graft_vk_recording_value (self);
   for (guint i = 0; i < d->n_bindings; i++)
@@ -432,7 +459,7 @@ _graft_vk_dispatch (GraftVkBackend         *self,
         .pBufferInfo = texel ? NULL : &infos[i],
         .pTexelBufferView = texel ? &views[i] : NULL,
       };
-      buffer->last_use = value;
+      _graft_vk_mark_use (self, buffer, value);
     }
   self->vk->UpdateDescriptorSets (self->device, d->n_bindings, writes, 0, NULL);
 
