@@ -66,7 +66,7 @@ gboolean graft_op_adamw_step     (GraftTensor             *param,
 /* Steps that read their per-step values from a tensor, for work recorded once and
  * replayed (graft_backend_record_begin()): the step takes @scalars[@slot * 4 ..] =
  * what graft_*_step_scalars() gives for @params and @step, which the caller writes
- * (graft_tensor_write) before the step runs, or before each replay. The other values
+ * (graft_tensor_upload) before the step runs, or before each replay. The other values
  * of @params and the operands are fixed in a recording. Results are bit for bit those
  * of graft_op_sgd_step() and graft_op_adamw_step(). */
 #define GRAFT_OPTIM_N_SCALARS 4

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "graft-test"
+
+/* Recorded and replayed work on the Vulkan backend.
+ *  - The backend: ops recorded once run again on new buffer contents; reading, writing
+ *    and waiting fail while recording; a scratch buffer freed during recording stays
+ *    alive for the replays.
+ *  - Training: a small network with batch norm and dropout trained with
+ *    graft_model_train_step() (recorded after the first step, then replayed) ends with
+ *    bit-identical parameters, running statistics and losses to the same network trained
+ *    with graft_model_forward(), graft_model_backward_cross_entropy() and
+ *    graft_optimizer_step(), for SGD with momentum and for AdamW, with a learning rate
+ *    changed midway; replayed steps allocate no device memory; freezing a block records
+ *    the step again and leaves the frozen parameters untouched. */
+
+#include <string.h>
+
+#include "graft-test-vulkan.h"
+
+#define SIDE    12
+#define CLASSES 4
+#define BATCH   8
+#define STEPS   6
+
+/* ---- the backend ----------------------------------------------------------------- */
+
+static void
+upload (GraftTensor  *t,
+        const float  *data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (graft_tensor_upload (t, data, graft_tensor_get_n_elements (t), &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_record_basics (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftTensor) a = NULL;
+  g_autoptr(GraftTensor) out = NULL;
+  g_autoptr(GraftTensor) norm = NULL;
+  GraftRecording *recording;
+  const gsize shape[1] = { 3 };
+  float values[3] = { 1, 2, 3 };
+  float got[3];
+
+  if (!graft_test_have_vulkan (b))
+    return;
+  g_assert_true (graft_backend_can_record (b->vk));
+  g_assert_false (graft_backend_can_record (b->cpu));
+  g_assert_false (graft_backend_record_begin (b->cpu, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+
+  a = graft_test_tensor (b->vk, 1, shape, values);
+  out = graft_tensor_new (b->vk, 1, shape, &error);
+  norm = graft_tensor_new (b->vk, 1, (const gsize[]) { 1 }, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (graft_backend_record_begin (b->vk, &error));
+  g_assert_no_error (error);
+  g_assert_true (graft_op_scale (a, 2.0f, out, &error));
+  /* grad_norm allocates a scratch tensor and frees it at once. */
+  g_assert_true (graft_op_grad_norm (&a, 1, norm, &error));
+  g_assert_no_error (error);
+
+  /* No host access while recording: each fails cleanly and changes nothing. */
+  g_assert_false (graft_tensor_upload (a, values, 3, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "recorded"));
+  g_clear_error (&error);
+  g_assert_false (graft_tensor_download (out, got, 3, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  g_assert_false (graft_backend_synchronize (b->vk, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  g_assert_false (graft_backend_record_begin (b->vk, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+
+  recording = graft_backend_record_end (b->vk, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (recording);
+  g_assert_null (graft_backend_record_end (b->vk, &error));
+  g_assert_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+
+  /* Nothing ran while recording: out is still unwritten by the scale. */
+  for (guint round = 1; round <= 3; round++)
+    {
+      float in[3] = { 1.0f * round, -2.0f * round, 0.5f * round };
+      float n;
+
+      upload (a, in);
+      g_assert_true (graft_backend_replay (b->vk, recording, &error));
+      g_assert_no_error (error);
+      g_assert_true (graft_tensor_download (out, got, 3, &error));
+      g_assert_true (graft_tensor_download (norm, &n, 1, &error));
+      g_assert_no_error (error);
+      for (guint i = 0; i < 3; i++)
+        g_assert_cmpfloat (got[i], ==, 2.0f * in[i]);
+      g_assert_cmpfloat_with_epsilon (n, sqrtf (in[0] * in[0] + in[1] * in[1] + in[2] * in[2]), 1e-5f);
+    }
+
+  /* Replays back to back, then a write ordered after them. */
+  g_assert_true (graft_backend_replay (b->vk, recording, &error));
+  g_assert_true (graft_backend_replay (b->vk, recording, &error));
+  g_assert_no_error (error);
+  upload (a, values);
+  g_assert_true (graft_backend_replay (b->vk, recording, &error));
+  g_assert_true (graft_tensor_download (out, got, 3, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (got[2], ==, 6.0f);
+
+  /* A tensor freed while a recording holds it stays usable by the replay. */
+  g_clear_pointer (&out, graft_tensor_unref);
+  g_assert_true (graft_backend_replay (b->vk, recording, &error));
+  g_assert_true (graft_backend_synchronize (b->vk, &error));
+  g_assert_no_error (error);
+  graft_backend_recording_free (b->vk, recording);
+}
+
+/* ---- training --------------------------------------------------------------------- */
+
+static void
+make_batch (GRand *rand,
+            float *images,
+            float *labels)
+{
+  for (guint i = 0; i < BATCH; i++)
+    {
+      guint c = g_rand_int_range (rand, 0, CLASSES);
+      float *img = images + (gsize) i * SIDE * SIDE;
+
+      for (guint p = 0; p < SIDE * SIDE; p++)
+        img[p] = (float) g_rand_double_range (rand, -1.0, 1.0);
+      for (guint y = (c / 2) * (SIDE / 2); y < (c / 2 + 1) * (SIDE / 2); y++)
+        for (guint x = (c % 2) * (SIDE / 2); x < (c % 2 + 1) * (SIDE / 2); x++)
+          img[y * SIDE + x] += 1.0f;
+      labels[i] = (float) c;
+    }
+}
+
+static GraftModel *
+build (GraftBackend *backend)
+{
+  g_autoptr(GError) error = NULL;
+  GraftModel *model = graft_model_new (backend, "tiny-cnn", 1, 42);
+  int x;
+
+  graft_model_begin_block (model, "stem");
+  x = graft_model_add_conv2d (model, "conv1", 0, 6, 3, 1, 1, 1, 1, FALSE);
+  x = graft_model_add_batch_norm2d (model, "bn1", x, 1e-5f, 0.1f);
+  x = graft_model_add_activation (model, x, GRAFT_ACTIVATION_RELU);
+  graft_model_begin_block (model, "body");
+  x = graft_model_add_conv2d (model, "conv2", x, 8, 3, 2, 1, 1, 1, TRUE);
+  x = graft_model_add_batch_norm2d (model, "bn2", x, 1e-5f, 0.1f);
+  x = graft_model_add_activation (model, x, GRAFT_ACTIVATION_RELU);
+  x = graft_model_add_dropout (model, x, 0.2f);
+  graft_model_begin_block (model, "head");
+  x = graft_model_add_adaptive_avg_pool2d (model, x, 2, 2);
+  x = graft_model_add_flatten (model, x);
+  x = graft_model_add_dropout (model, x, 0.3f);
+  x = graft_model_add_linear (model, "fc", x, CLASSES, TRUE);
+  g_assert_true (graft_model_finish (model, x, &error));
+  g_assert_no_error (error);
+  g_assert_true (graft_model_prepare (model, BATCH, SIDE, SIDE, &error));
+  g_assert_no_error (error);
+  return model;
+}
+
+typedef enum {
+  RUN_EXPLICIT,   /* forward, backward, optimizer step */
+  RUN_STEP,       /* graft_model_train_step */
+} RunMode;
+
+typedef struct {
+  gboolean adamw;
+  guint    freeze_at;   /* freeze "stem" before this step; 0: never */
+} Plan;
+
+/* Trains @model for STEPS steps on a fixed sequence of batches; fills @losses and
+ * returns the device buffers created after each step. */
+static void
+train (GraftModel    *model,
+       RunMode        mode,
+       const Plan    *plan,
+       float         *losses,
+       guint64       *created)
+{
+  GraftBackend *backend = graft_model_get_backend (model);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftOptimizer) optimizer = NULL;
+  g_autoptr(GraftTensor) target = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  float images[BATCH * SIDE * SIDE], labels[BATCH];
+
+  if (plan->adamw)
+    {
+      GraftAdamWParams p;
+
+      graft_adamw_params_init (&p, 0.01f);
+      optimizer = graft_optimizer_new_adamw (model, &p);
+    }
+  else
+    {
+      GraftSgdParams p;
+
+      graft_sgd_params_init (&p, 0.05f);
+      p.momentum = 0.9f;
+      p.weight_decay = 1e-4f;
+      optimizer = graft_optimizer_new_sgd (model, &p);
+    }
+  graft_optimizer_set_block_lr_scale (optimizer, "stem", 0.5f);
+  target = graft_tensor_new (backend, 1, (const gsize[]) { BATCH }, &error);
+  g_assert_no_error (error);
+
+  for (guint step = 0; step < STEPS; step++)
+    {
+      guint64 seed = 1000 + step;
+
+      if (step == 3)
+        graft_optimizer_set_lr (optimizer, plan->adamw ? 0.003f : 0.02f);
+      if (plan->freeze_at != 0 && step == plan->freeze_at)
+        {
+          g_assert_true (graft_model_set_trainable (model, "stem", FALSE, &error));
+          g_assert_no_error (error);
+        }
+
+      make_batch (rand, images, labels);
+      upload (graft_model_get_input (model), images);
+      upload (target, labels);
+      if (mode == RUN_STEP)
+        g_assert_true (graft_model_train_step (model, optimizer, target, NULL, 0.1f, seed, &error));
+      else
+        g_assert_true (graft_model_forward (model, TRUE, seed, &error) &&
+                       graft_model_backward_cross_entropy (model, target, NULL, 0.1f, &error) &&
+                       graft_optimizer_step (optimizer, &error));
+      g_assert_no_error (error);
+      g_assert_true (graft_tensor_download (graft_model_get_loss (model), &losses[step], 1, &error));
+      g_assert_no_error (error);
+      if (created != NULL)
+        created[step] = _graft_vk_backend_get_buffers_created (backend);
+    }
+  g_assert_cmpuint (graft_optimizer_get_step (optimizer), ==, STEPS);
+}
+
+static void
+assert_same_params (GraftModel *a,
+                    GraftModel *b)
+{
+  for (guint i = 0; i < graft_model_get_n_params (a); i++)
+    {
+      const GraftParamInfo *pa = graft_model_get_param (a, i);
+      const GraftParamInfo *pb = graft_model_get_param (b, i);
+      gsize n = graft_tensor_get_n_elements (pa->value);
+      g_autofree float *va = graft_test_download (pa->value);
+      g_autofree float *vb = graft_test_download (pb->value);
+
+      if (memcmp (va, vb, n * sizeof (float)) != 0)
+        g_error ("%s differs between the two ways of training (first value %.9g vs %.9g)",
+                 pa->name, va[0], vb[0]);
+    }
+}
+
+static void
+check_training (GraftBackend *backend,
+                const Plan   *plan)
+{
+  g_autoptr(GraftModel) explicit = build (backend);
+  g_autoptr(GraftModel) stepped = build (backend);
+  gboolean vulkan = graft_backend_can_record (backend);
+  float losses_explicit[STEPS], losses_step[STEPS];
+  guint64 created[STEPS];
+
+  assert_same_params (explicit, stepped);
+  train (explicit, RUN_EXPLICIT, plan, losses_explicit, NULL);
+  train (stepped, RUN_STEP, plan, losses_step, vulkan ? created : NULL);
+
+  for (guint s = 0; s < STEPS; s++)
+    {
+      g_assert_true (isfinite (losses_step[s]));
+      if (memcmp (&losses_explicit[s], &losses_step[s], sizeof (float)) != 0)
+        g_error ("loss of step %u: %.9g explicitly, %.9g by train_step", s,
+                 losses_explicit[s], losses_step[s]);
+    }
+  assert_same_params (explicit, stepped);
+
+  if (vulkan && plan->freeze_at == 0)
+    {
+      /* Step 0 runs eagerly, step 1 records; from then on nothing is allocated, where
+       * every eager step creates scratch buffers (convolution and norm backward). */
+      g_assert_cmpuint (created[STEPS - 1], ==, created[1]);
+    }
+  else if (vulkan)
+    {
+      /* Freezing: an eager step, a new recording, then replays without allocations. */
+      g_assert_cmpuint (plan->freeze_at + 2, <, STEPS);
+      g_assert_cmpuint (created[STEPS - 1], ==, created[plan->freeze_at + 1]);
+      g_assert_cmpuint (created[plan->freeze_at], >, created[plan->freeze_at - 1]);
+    }
+}
+
+static void
+test_train_sgd (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  Plan plan = { .adamw = FALSE };
+
+  if (graft_test_have_vulkan (b))
+    check_training (b->vk, &plan);
+}
+
+static void
+test_train_adamw (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  Plan plan = { .adamw = TRUE };
+
+  if (graft_test_have_vulkan (b))
+    check_training (b->vk, &plan);
+}
+
+static void
+test_train_freeze (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  Plan plan = { .adamw = TRUE, .freeze_at = 2 };
+
+  if (!graft_test_have_vulkan (b))
+    return;
+  check_training (b->vk, &plan);
+
+  /* The frozen block does not move once frozen, though it did before. */
+  {
+    g_autoptr(GraftModel) stepped = build (b->vk);
+    g_autoptr(GraftModel) fresh = build (b->vk);
+    float losses[STEPS];
+    const GraftParamInfo *w = graft_model_find_param (stepped, "conv1.weight");
+    const GraftParamInfo *w0 = graft_model_find_param (fresh, "conv1.weight");
+    g_autofree float *before = NULL;
+    g_autofree float *after = NULL;
+    g_autofree float *initial = graft_test_download (w0->value);
+    gsize n = graft_tensor_get_n_elements (w->value);
+    Plan short_plan = { .adamw = TRUE, .freeze_at = 2 };
+
+    train (stepped, RUN_STEP, &short_plan, losses, NULL);
+    after = graft_test_download (w->value);
+    g_assert_true (memcmp (after, initial, n * sizeof (float)) != 0);
+    /* Train more: the frozen weights stay as they are. */
+    before = g_steal_pointer (&after);
+    {
+      g_autoptr(GraftOptimizer) optimizer = NULL;
+      g_autoptr(GraftTensor) target = NULL;
+      g_autoptr(GError) error = NULL;
+      float labels[BATCH] = { 0 };
+      GraftSgdParams p;
+
+      graft_sgd_params_init (&p, 0.1f);
+      optimizer = graft_optimizer_new_sgd (stepped, &p);
+      target = graft_test_tensor (b->vk, 1, (const gsize[]) { BATCH }, labels);
+      for (guint s = 0; s < 3; s++)
+        {
+          g_assert_true (graft_model_train_step (stepped, optimizer, target, NULL, 0.0f, s, &error));
+          g_assert_no_error (error);
+        }
+    }
+    after = graft_test_download (w->value);
+    g_assert_true (memcmp (after, before, n * sizeof (float)) == 0);
+  }
+}
+
+/* The CPU backend does not record: train_step runs the ops, with the same results. */
+static void
+test_train_cpu (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  Plan plan = { .adamw = FALSE, .freeze_at = 2 };
+
+  check_training (b->cpu, &plan);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  GraftTestBackends backends = { 0 };
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  graft_test_backends_open (&backends);
+
+  g_test_add_data_func ("/vulkan/replay/basics", &backends, test_record_basics);
+  g_test_add_data_func ("/vulkan/replay/train-sgd", &backends, test_train_sgd);
+  g_test_add_data_func ("/vulkan/replay/train-adamw", &backends, test_train_adamw);
+  g_test_add_data_func ("/vulkan/replay/train-freeze", &backends, test_train_freeze);
+  g_test_add_data_func ("/vulkan/replay/train-cpu", &backends, test_train_cpu);
+
+  status = g_test_run ();
+
+  graft_test_backends_close (&backends);
+  return status;
+}
