@@ -287,9 +287,11 @@ vk_destroy (GraftBackend *backend)
 
   if (self->device != VK_NULL_HANDLE)
     {
-      /* A recording left unfinished by its owner. */
-      if (self->recording != NULL)
-        _graft_vk_recording_free (backend, self->recording);
+      /* Recordings their owners left: they hold buffers and descriptor pools. */
+      while (self->recordings != NULL && self->recordings->len > 0)
+        _graft_vk_recording_free (backend, g_ptr_array_index (self->recordings,
+                                                              self->recordings->len - 1));
+      g_clear_pointer (&self->recordings, g_ptr_array_unref);
       if (!self->lost)
         {
           g_autoptr(GError) error = NULL;

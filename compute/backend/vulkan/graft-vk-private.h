@@ -247,6 +247,7 @@ typedef struct {
   guint64                          submitted;     /* last value submitted */
   guint64                          completed;     /* last value known finished */
   GraftRecording                  *recording;     /* ops go there instead when set */
+  GPtrArray                       *recordings;    /* every live GraftRecording */
 
   /* pipelines */
   VkPipelineCache                  pipeline_cache;

@@ -97,6 +97,8 @@ recording_destroy (GraftVkBackend *self,
         }
     }
   g_hash_table_unref (rec->buffers);
+  if (self->recordings != NULL)
+    g_ptr_array_remove_fast (self->recordings, rec);
   g_free (rec);
 }
 
@@ -152,6 +154,9 @@ _graft_vk_record_begin (GraftBackend  *backend,
       return FALSE;
     }
 
+  if (self->recordings == NULL)
+    self->recordings = g_ptr_array_new ();
+  g_ptr_array_add (self->recordings, rec);
   self->recording = rec;
   return TRUE;
 }
