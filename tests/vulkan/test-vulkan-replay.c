@@ -4,13 +4,14 @@
 /* Recorded and replayed work on the Vulkan backend.
  *  - The backend: ops recorded once run again on new buffer contents; reading, writing
  *    and waiting fail while recording; a scratch buffer freed during recording stays
- *    alive for the replays.
+ *    alive for the replays. Optimizer steps and dropout replayed with their per-step
+ *    values in tensors give the bits of the eager ops.
  *  - Training: a small network with batch norm and dropout trained with
  *    graft_model_train_step() (recorded after the first step, then replayed) ends with
  *    bit-identical parameters, running statistics and losses to the same network trained
  *    with graft_model_forward(), graft_model_backward_cross_entropy() and
- *    graft_optimizer_step(), for SGD with momentum and for AdamW, with a learning rate
- *    changed midway; replayed steps allocate no device memory; freezing a block records
+ *    graft_optimizer_step(), for SGD with momentum and clipping and for AdamW, with a
+ *    learning rate changed midway and an evaluation pass in between; replayed steps allocate no device memory; freezing a block records
  *    the step again and leaves the frozen parameters untouched. */
 
 #include <string.h>
@@ -124,6 +125,141 @@ test_record_basics (gconstpointer data)
   graft_backend_recording_free (b->vk, recording);
 }
 
+/* An AdamW or SGD step and dropout, recorded once and replayed with each step's values
+ * written to their tensors, give the bits of the same ops run eagerly with those values
+ * (push constants). */
+static void
+test_record_ops (gconstpointer data)
+{
+  GraftTestBackends *b = (GraftTestBackends *) data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (3);
+  const gsize shape[1] = { 1000 };
+  g_autofree float *p0 = NULL;
+  g_autofree float *g0 = NULL;
+  GraftAdamWParams adamw;
+  GraftSgdParams sgd;
+
+  if (!graft_test_have_vulkan (b))
+    return;
+
+  p0 = graft_test_random (rand, shape[0]);
+  g0 = graft_test_random (rand, shape[0]);
+  graft_adamw_params_init (&adamw, 0.01f);
+  graft_sgd_params_init (&sgd, 0.1f);
+  sgd.momentum = 0.9f;
+  sgd.dampening = 0.1f;
+
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_autoptr(GraftTensor) p_eager = graft_test_tensor (b->vk, 1, shape, p0);
+      g_autoptr(GraftTensor) p_rec = graft_test_tensor (b->vk, 1, shape, p0);
+      g_autoptr(GraftTensor) grad = graft_test_tensor (b->vk, 1, shape, g0);
+      g_autoptr(GraftTensor) s0_eager = graft_test_tensor (b->vk, 1, shape, NULL);
+      g_autoptr(GraftTensor) s1_eager = graft_test_tensor (b->vk, 1, shape, NULL);
+      g_autoptr(GraftTensor) s0_rec = graft_test_tensor (b->vk, 1, shape, NULL);
+      g_autoptr(GraftTensor) s1_rec = graft_test_tensor (b->vk, 1, shape, NULL);
+      g_autoptr(GraftTensor) scalars = NULL;
+      GraftRecording *recording = NULL;
+
+      scalars = graft_tensor_new (b->vk, 1, (const gsize[]) { 2 * GRAFT_OPTIM_N_SCALARS }, &error);
+      g_assert_no_error (error);
+      g_assert_true (graft_op_fill (s0_eager, 0.0f, &error) && graft_op_fill (s1_eager, 0.0f, &error) &&
+                     graft_op_fill (s0_rec, 0.0f, &error) && graft_op_fill (s1_rec, 0.0f, &error));
+
+      for (guint step = 1; step <= 5; step++)
+        {
+          float values[2 * GRAFT_OPTIM_N_SCALARS] = { 0 };
+
+          /* A learning rate that changes every step, in slot 1. */
+          adamw.lr = 0.01f / step;
+          sgd.lr = 0.1f / step;
+          if (kind == 0)
+            {
+              g_assert_true (graft_op_adamw_step (p_eager, grad, s0_eager, s1_eager, &adamw, step, &error));
+              graft_adamw_step_scalars (&adamw, step, values + GRAFT_OPTIM_N_SCALARS);
+            }
+          else
+            {
+              g_assert_true (graft_op_sgd_step (p_eager, grad, s0_eager, &sgd, step, &error));
+              graft_sgd_step_scalars (&sgd, step, values + GRAFT_OPTIM_N_SCALARS);
+            }
+          g_assert_no_error (error);
+          upload (scalars, values);
+
+          if (recording == NULL)
+            {
+              g_assert_true (graft_backend_record_begin (b->vk, &error));
+              if (kind == 0)
+                g_assert_true (graft_op_adamw_step_from (p_rec, grad, s0_rec, s1_rec, &adamw, step,
+                                                         scalars, 1, &error));
+              else
+                g_assert_true (graft_op_sgd_step_from (p_rec, grad, s0_rec, &sgd, step, scalars, 1,
+                                                       &error));
+              recording = graft_backend_record_end (b->vk, &error);
+              g_assert_no_error (error);
+            }
+          g_assert_true (graft_backend_replay (b->vk, recording, &error));
+          g_assert_no_error (error);
+        }
+
+      {
+        g_autofree float *want = graft_test_download (p_eager);
+        g_autofree float *got = graft_test_download (p_rec);
+
+        g_assert_true (memcmp (want, p0, shape[0] * sizeof (float)) != 0);
+        g_assert_true (memcmp (got, want, shape[0] * sizeof (float)) == 0);
+      }
+      graft_backend_recording_free (b->vk, recording);
+    }
+
+  /* Dropout forward and backward with a new key each replay. */
+  {
+    g_autoptr(GraftTensor) x = graft_test_tensor (b->vk, 1, shape, p0);
+    g_autoptr(GraftTensor) y_eager = graft_test_tensor (b->vk, 1, shape, NULL);
+    g_autoptr(GraftTensor) dx_eager = graft_test_tensor (b->vk, 1, shape, NULL);
+    g_autoptr(GraftTensor) y_rec = graft_test_tensor (b->vk, 1, shape, NULL);
+    g_autoptr(GraftTensor) dx_rec = graft_test_tensor (b->vk, 1, shape, NULL);
+    g_autoptr(GraftTensor) keys = graft_tensor_new (b->vk, 1, (const gsize[]) { 3 }, &error);
+    g_autofree float *first = NULL;
+    GraftRecording *recording;
+
+    g_assert_no_error (error);
+    g_assert_true (graft_backend_record_begin (b->vk, &error));
+    g_assert_true (graft_op_dropout_keyed (x, 0.4f, 0, keys, 2, TRUE, y_rec, &error));
+    g_assert_true (graft_op_dropout_backward_keyed (x, 0.4f, 0, keys, 2, TRUE, dx_rec, &error));
+    recording = graft_backend_record_end (b->vk, &error);
+    g_assert_no_error (error);
+
+    for (guint64 seed = 11; seed < 14; seed++)
+      {
+        const guint64 seeds[3] = { 99, 98, seed };
+        g_autofree float *want = NULL;
+        g_autofree float *got = NULL;
+        g_autofree float *dwant = NULL;
+        g_autofree float *dgot = NULL;
+
+        g_assert_true (graft_dropout_write_keys (keys, seeds, 3, &error));
+        g_assert_true (graft_backend_replay (b->vk, recording, &error));
+        g_assert_true (graft_op_dropout (x, 0.4f, seed, TRUE, y_eager, &error));
+        g_assert_true (graft_op_dropout_backward (x, 0.4f, seed, TRUE, dx_eager, &error));
+        g_assert_no_error (error);
+        want = graft_test_download (y_eager);
+        got = graft_test_download (y_rec);
+        dwant = graft_test_download (dx_eager);
+        dgot = graft_test_download (dx_rec);
+        g_assert_true (memcmp (got, want, shape[0] * sizeof (float)) == 0);
+        g_assert_true (memcmp (dgot, dwant, shape[0] * sizeof (float)) == 0);
+        /* Each seed draws another mask. */
+        if (first == NULL)
+          first = g_steal_pointer (&got);
+        else
+          g_assert_true (memcmp (got, first, shape[0] * sizeof (float)) != 0);
+      }
+    graft_backend_recording_free (b->vk, recording);
+  }
+}
+
 /* ---- training --------------------------------------------------------------------- */
 
 static void
@@ -180,6 +316,7 @@ typedef enum {
 
 typedef struct {
   gboolean adamw;
+  gboolean clip;        /* clip the gradient norm (scratch tensors while recording) */
   guint    freeze_at;   /* freeze "stem" before this step; 0: never */
 } Plan;
 
@@ -216,6 +353,8 @@ train (GraftModel    *model,
       optimizer = graft_optimizer_new_sgd (model, &p);
     }
   graft_optimizer_set_block_lr_scale (optimizer, "stem", 0.5f);
+  if (plan->clip)
+    graft_optimizer_set_clip_norm (optimizer, 0.5f);
   target = graft_tensor_new (backend, 1, (const gsize[]) { BATCH }, &error);
   g_assert_no_error (error);
 
@@ -224,7 +363,18 @@ train (GraftModel    *model,
       guint64 seed = 1000 + step;
 
       if (step == 3)
-        graft_optimizer_set_lr (optimizer, plan->adamw ? 0.003f : 0.02f);
+        {
+          float logits[BATCH * CLASSES];
+
+          graft_optimizer_set_lr (optimizer, plan->adamw ? 0.003f : 0.02f);
+          /* An evaluation pass between steps, as a training loop does now and then. */
+          make_batch (rand, images, labels);
+          upload (graft_model_get_input (model), images);
+          g_assert_true (graft_model_forward (model, FALSE, 0, &error));
+          g_assert_true (graft_tensor_download (graft_model_get_output (model), logits,
+                                                G_N_ELEMENTS (logits), &error));
+          g_assert_no_error (error);
+        }
       if (plan->freeze_at != 0 && step == plan->freeze_at)
         {
           g_assert_true (graft_model_set_trainable (model, "stem", FALSE, &error));
@@ -309,7 +459,7 @@ static void
 test_train_sgd (gconstpointer data)
 {
   GraftTestBackends *b = (GraftTestBackends *) data;
-  Plan plan = { .adamw = FALSE };
+  Plan plan = { .adamw = FALSE, .clip = TRUE };
 
   if (graft_test_have_vulkan (b))
     check_training (b->vk, &plan);
@@ -329,49 +479,45 @@ static void
 test_train_freeze (gconstpointer data)
 {
   GraftTestBackends *b = (GraftTestBackends *) data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftModel) model = NULL;
+  g_autoptr(GraftModel) fresh = NULL;
+  g_autoptr(GraftOptimizer) optimizer = NULL;
+  g_autoptr(GraftTensor) target = NULL;
+  g_autofree float *initial = NULL;
+  g_autofree float *frozen = NULL;
+  g_autofree float *after = NULL;
+  const GraftParamInfo *w;
   Plan plan = { .adamw = TRUE, .freeze_at = 2 };
+  float losses[STEPS], labels[BATCH] = { 0 };
+  GraftSgdParams sgd;
+  gsize n;
 
   if (!graft_test_have_vulkan (b))
     return;
   check_training (b->vk, &plan);
 
-  /* The frozen block does not move once frozen, though it did before. */
-  {
-    g_autoptr(GraftModel) stepped = build (b->vk);
-    g_autoptr(GraftModel) fresh = build (b->vk);
-    float losses[STEPS];
-    const GraftParamInfo *w = graft_model_find_param (stepped, "conv1.weight");
-    const GraftParamInfo *w0 = graft_model_find_param (fresh, "conv1.weight");
-    g_autofree float *before = NULL;
-    g_autofree float *after = NULL;
-    g_autofree float *initial = graft_test_download (w0->value);
-    gsize n = graft_tensor_get_n_elements (w->value);
-    Plan short_plan = { .adamw = TRUE, .freeze_at = 2 };
+  /* The stem moved before it was frozen, and does not move in later recorded steps,
+   * even with another optimizer. */
+  model = build (b->vk);
+  fresh = build (b->vk);
+  w = graft_model_find_param (model, "conv1.weight");
+  n = graft_tensor_get_n_elements (w->value);
+  initial = graft_test_download (graft_model_find_param (fresh, "conv1.weight")->value);
+  train (model, RUN_STEP, &plan, losses, NULL);
+  frozen = graft_test_download (w->value);
+  g_assert_true (memcmp (frozen, initial, n * sizeof (float)) != 0);
 
-    train (stepped, RUN_STEP, &short_plan, losses, NULL);
-    after = graft_test_download (w->value);
-    g_assert_true (memcmp (after, initial, n * sizeof (float)) != 0);
-    /* Train more: the frozen weights stay as they are. */
-    before = g_steal_pointer (&after);
+  graft_sgd_params_init (&sgd, 0.1f);
+  optimizer = graft_optimizer_new_sgd (model, &sgd);
+  target = graft_test_tensor (b->vk, 1, (const gsize[]) { BATCH }, labels);
+  for (guint s = 0; s < 3; s++)
     {
-      g_autoptr(GraftOptimizer) optimizer = NULL;
-      g_autoptr(GraftTensor) target = NULL;
-      g_autoptr(GError) error = NULL;
-      float labels[BATCH] = { 0 };
-      GraftSgdParams p;
-
-      graft_sgd_params_init (&p, 0.1f);
-      optimizer = graft_optimizer_new_sgd (stepped, &p);
-      target = graft_test_tensor (b->vk, 1, (const gsize[]) { BATCH }, labels);
-      for (guint s = 0; s < 3; s++)
-        {
-          g_assert_true (graft_model_train_step (stepped, optimizer, target, NULL, 0.0f, s, &error));
-          g_assert_no_error (error);
-        }
+      g_assert_true (graft_model_train_step (model, optimizer, target, NULL, 0.0f, s, &error));
+      g_assert_no_error (error);
     }
-    after = graft_test_download (w->value);
-    g_assert_true (memcmp (after, before, n * sizeof (float)) == 0);
-  }
+  after = graft_test_download (w->value);
+  g_assert_true (memcmp (after, frozen, n * sizeof (float)) == 0);
 }
 
 /* The CPU backend does not record: train_step runs the ops, with the same results. */
@@ -396,6 +542,7 @@ main (int    argc,
   graft_test_backends_open (&backends);
 
   g_test_add_data_func ("/vulkan/replay/basics", &backends, test_record_basics);
+  g_test_add_data_func ("/vulkan/replay/ops", &backends, test_record_ops);
   g_test_add_data_func ("/vulkan/replay/train-sgd", &backends, test_train_sgd);
   g_test_add_data_func ("/vulkan/replay/train-adamw", &backends, test_train_adamw);
   g_test_add_data_func ("/vulkan/replay/train-freeze", &backends, test_train_freeze);
