@@ -11,7 +11,8 @@
  *    bit-identical parameters, running statistics and losses to the same network trained
  *    with graft_model_forward(), graft_model_backward_cross_entropy() and
  *    graft_optimizer_step(), for SGD with momentum and clipping and for AdamW, with a
- *    learning rate changed midway and an evaluation pass in between; replayed steps allocate no device memory; freezing a block records
+ *    learning rate changed midway, an evaluation pass in between and (AdamW) another
+ *    target tensor and label smoothing from the third step; replayed steps allocate no device memory; freezing a block records
  *    the step again and leaves the frozen parameters untouched. */
 
 #include <string.h>
@@ -318,6 +319,7 @@ typedef struct {
   gboolean adamw;
   gboolean clip;        /* clip the gradient norm (scratch tensors while recording) */
   guint    freeze_at;   /* freeze "stem" before this step; 0: never */
+  guint    switch_at;   /* another target tensor and label smoothing from this step */
 } Plan;
 
 /* Trains @model for STEPS steps on a fixed sequence of batches; fills @losses and
@@ -332,7 +334,8 @@ train (GraftModel    *model,
   GraftBackend *backend = graft_model_get_backend (model);
   g_autoptr(GError) error = NULL;
   g_autoptr(GraftOptimizer) optimizer = NULL;
-  g_autoptr(GraftTensor) target = NULL;
+  g_autoptr(GraftTensor) first_target = NULL;
+  g_autoptr(GraftTensor) other_target = NULL;
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   float images[BATCH * SIDE * SIDE], labels[BATCH];
 
@@ -355,11 +358,15 @@ train (GraftModel    *model,
   graft_optimizer_set_block_lr_scale (optimizer, "stem", 0.5f);
   if (plan->clip)
     graft_optimizer_set_clip_norm (optimizer, 0.5f);
-  target = graft_tensor_new (backend, 1, (const gsize[]) { BATCH }, &error);
+  first_target = graft_tensor_new (backend, 1, (const gsize[]) { BATCH }, &error);
+  other_target = graft_tensor_new (backend, 1, (const gsize[]) { BATCH }, &error);
   g_assert_no_error (error);
 
   for (guint step = 0; step < STEPS; step++)
     {
+      gboolean switched = plan->switch_at != 0 && step >= plan->switch_at;
+      GraftTensor *target = switched ? other_target : first_target;
+      float smoothing = switched ? 0.0f : 0.1f;
       guint64 seed = 1000 + step;
 
       if (step == 3)
@@ -385,10 +392,10 @@ train (GraftModel    *model,
       upload (graft_model_get_input (model), images);
       upload (target, labels);
       if (mode == RUN_STEP)
-        g_assert_true (graft_model_train_step (model, optimizer, target, NULL, 0.1f, seed, &error));
+        g_assert_true (graft_model_train_step (model, optimizer, target, NULL, smoothing, seed, &error));
       else
         g_assert_true (graft_model_forward (model, TRUE, seed, &error) &&
-                       graft_model_backward_cross_entropy (model, target, NULL, 0.1f, &error) &&
+                       graft_model_backward_cross_entropy (model, target, NULL, smoothing, &error) &&
                        graft_optimizer_step (optimizer, &error));
       g_assert_no_error (error);
       g_assert_true (graft_tensor_download (graft_model_get_loss (model), &losses[step], 1, &error));
@@ -440,7 +447,14 @@ check_training (GraftBackend *backend,
     }
   assert_same_params (explicit, stepped);
 
-  if (vulkan && plan->freeze_at == 0)
+  if (vulkan && plan->switch_at != 0)
+    {
+      /* Another target: eager, then recorded again, then replays that allocate nothing. */
+      g_assert_cmpuint (plan->switch_at + 2, <, STEPS);
+      g_assert_cmpuint (created[STEPS - 1], ==, created[plan->switch_at + 1]);
+      g_assert_cmpuint (created[plan->switch_at], >, created[plan->switch_at - 1]);
+    }
+  else if (vulkan && plan->freeze_at == 0)
     {
       /* Step 0 runs eagerly, step 1 records; from then on nothing is allocated, where
        * every eager step creates scratch buffers (convolution and norm backward). */
@@ -469,7 +483,7 @@ static void
 test_train_adamw (gconstpointer data)
 {
   GraftTestBackends *b = (GraftTestBackends *) data;
-  Plan plan = { .adamw = TRUE };
+  Plan plan = { .adamw = TRUE, .switch_at = 2 };
 
   if (graft_test_have_vulkan (b))
     check_training (b->vk, &plan);
