@@ -5,7 +5,8 @@
  * buffer, each behind a global memory barrier; the frame is submitted when someone needs
  * results (synchronize, read, write) or its descriptor pool is full, and signals the next
  * value of a timeline semaphore. Waiting is vkWaitSemaphores on that value. A frame's
- * command buffer and descriptor pool are reused once its submission has completed. */
+ * command buffer and descriptor pool are reused once its submission has completed.
+ * While a recording is being made (graft-vk-replay.c), dispatches go into it instead. */
 
 #include "graft-vk-private.h"
 
