@@ -144,7 +144,10 @@ typedef struct {
 /* One optimizer step over n parameters, torch.optim semantics (see graft-ops-optim.h).
  * SGD: step is 1 on the first step, when the momentum buffer is set to the gradient.
  * AdamW: step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt (1 - beta2^t), computed by
- * the front end in double. */
+ * the front end in double.
+ * scalars, unless NULL, holds at scalars_slot * 4 the four floats (step, lr, step_size,
+ * bias2_sqrt) equal to the plan's when the op runs: a backend that records ops (see
+ * record_begin) reads them from there, so a replayed step takes each step's values. */
 typedef enum {
   GRAFT_OPTIM_SGD,
   GRAFT_OPTIM_ADAMW,
@@ -160,6 +163,8 @@ typedef struct {
   gboolean nesterov;              /* SGD */
   float    beta1, beta2, eps;     /* AdamW */
   float    step_size, bias2_sqrt; /* AdamW */
+  GraftBuffer *scalars;
+  guint32  scalars_slot;
 } GraftOptimPlan;
 
 /* Shape ops (graft-ops-shape.h).
@@ -173,7 +178,8 @@ typedef struct {
  *    graft_dropout_hash (i, key) >> 8 >= threshold, and then y[i] = x[i] * scale,
  *    otherwise y[i] = 0. The front end works out threshold = ceil (p * 2^24) and
  *    scale = 1 / (1 - p) (0 when p = 1). Integer compare, one float product: backends
- *    agree bit for bit. */
+ *    agree bit for bit. keys, unless NULL, holds the same key as a uint32 at key_slot
+ *    when the op runs (read from there by a backend that records ops). */
 typedef struct {
   guint32 outer, block;
   guint32 src_stride, src_offset;
@@ -191,6 +197,8 @@ typedef struct {
   guint32 key;
   guint32 threshold;
   float   scale;
+  GraftBuffer *keys;
+  guint32 key_slot;
 } GraftDropoutPlan;
 
 /* The dropout hash: lowbias32 (a 32-bit integer mixer by C. Wellons) applied twice. The
@@ -371,6 +379,19 @@ typedef struct {
                                       GError **error);
 
   gboolean     (*synchronize)  (GraftBackend *self, GError **error);
+
+  /* Recording (NULL on a backend that cannot record: its ops simply run each time).
+   * record_begin() submits pending work, then every op until record_end() goes into a
+   * recording instead of running; buffer_read, buffer_write and synchronize fail
+   * meanwhile. replay() runs the recorded ops again, in order after earlier ops, with
+   * the buffers' contents of that moment; buffer_write and buffer_read are ordered after
+   * it like after any op. Buffers a recording uses stay alive until recording_free(),
+   * even if freed before. */
+  gboolean        (*record_begin)   (GraftBackend *self, GError **error);
+  GraftRecording *(*record_end)     (GraftBackend *self, GError **error);
+  gboolean        (*replay)         (GraftBackend *self, GraftRecording *recording,
+                                     GError **error);
+  void            (*recording_free) (GraftBackend *self, GraftRecording *recording);
 } GraftBackendOps;
 
 /* Each backend embeds this as the first member of its own struct. */

@@ -97,3 +97,66 @@ graft_backend_synchronize (GraftBackend  *self,
 
   return self->ops->synchronize (self, error);
 }
+
+gboolean
+graft_backend_can_record (GraftBackend *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  return self->ops->record_begin != NULL;
+}
+
+static gboolean
+check_can_record (GraftBackend  *self,
+                  GError       **error)
+{
+  if (graft_backend_can_record (self))
+    return TRUE;
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_UNSUPPORTED,
+               "%s cannot record work for replay; run the ops each time instead",
+               self->info->name);
+  return FALSE;
+}
+
+gboolean
+graft_backend_record_begin (GraftBackend  *self,
+                            GError       **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return check_can_record (self, error) && self->ops->record_begin (self, error);
+}
+
+GraftRecording *
+graft_backend_record_end (GraftBackend  *self,
+                          GError       **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_can_record (self, error))
+    return NULL;
+  return self->ops->record_end (self, error);
+}
+
+gboolean
+graft_backend_replay (GraftBackend    *self,
+                      GraftRecording  *recording,
+                      GError         **error)
+{
+  g_return_val_if_fail (self != NULL && recording != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return check_can_record (self, error) && self->ops->replay (self, recording, error);
+}
+
+void
+graft_backend_recording_free (GraftBackend   *self,
+                              GraftRecording *recording)
+{
+  g_return_if_fail (self != NULL);
+
+  if (recording != NULL && self->ops->recording_free != NULL)
+    self->ops->recording_free (self, recording);
+}

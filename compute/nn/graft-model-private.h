@@ -93,6 +93,21 @@ typedef struct {
   GraftParamInfo info;   /* the public view, kept in step */
 } GraftParam;
 
+/* graft_model_train_step()'s state (graft-model-step.c): the recorded step and what
+ * shaped it. */
+typedef struct {
+  GraftRecording *recording;
+  gboolean        warm;          /* a step ran eagerly with the settings below */
+  guint           generation;    /* the model's, when that step ran */
+  GraftOptimizer *optimizer;
+  guint           optimizer_generation;
+  GraftTensor    *target;        /* held, so that another tensor cannot take its place */
+  GraftTensor    *class_weight;
+  float           label_smoothing;
+  GraftTensor    *keys;          /* [nodes]: each dropout node's key, written each step */
+  gboolean        keyed;         /* while a step runs: dropout reads @keys */
+} GraftModelStep;
+
 struct _GraftModel {
   gint           ref_count;
   GraftBackend  *backend;
@@ -122,6 +137,11 @@ struct _GraftModel {
   GraftTensor   *loss;
   GraftTensor   *losses;
   guint64        activation_bytes;
+
+  /* Bumped by whatever changes the ops of a training step (trainable flags, dropout,
+   * prepared sizes): a recorded step is recorded again after it. */
+  guint          generation;
+  GraftModelStep step;
 };
 
 static inline GraftNode *
@@ -138,7 +158,28 @@ _graft_model_param (GraftModel *self,
   return index < 0 ? NULL : g_ptr_array_index (self->params, index);
 }
 
+/* graft-model-step.c */
+void     _graft_model_step_reset     (GraftModel     *self);
+void     _graft_model_forget_optimizer (GraftModel   *self,
+                                      GraftOptimizer *optimizer);
+
+/* graft-optimizer.c: a step in three parts, for graft_model_train_step(). write_scalars
+ * puts each trainable parameter's values of the coming step into the optimizer's step
+ * tensor; run issues the ops (from that tensor when @from_scalars); advance counts the
+ * step on the host. */
+GraftModel *_graft_optimizer_get_model      (GraftOptimizer  *self);
+guint       _graft_optimizer_get_generation (GraftOptimizer  *self);
+gboolean    _graft_optimizer_write_scalars  (GraftOptimizer  *self,
+                                             GError         **error);
+gboolean    _graft_optimizer_run            (GraftOptimizer  *self,
+                                             gboolean         from_scalars,
+                                             GError         **error);
+void        _graft_optimizer_advance        (GraftOptimizer  *self);
+
 /* graft-model-run.c */
+/* The seed of node @index's random draws in a pass seeded with @seed. */
+guint64  _graft_model_node_seed     (guint64      seed,
+                                     int          index);
 gboolean _graft_model_prepare_node  (GraftModel  *self,
                                      int          index,
                                      GError     **error);

@@ -493,6 +493,36 @@ node_seed (guint64 seed,
   return seed ^ ((guint64) (index + 1) * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
 }
 
+/* Dropout of node @index, its key from the step's key tensor while a training step
+ * runs (graft-model-step.c), else from the seed. */
+static gboolean
+node_dropout (GraftModel   *self,
+              int           index,
+              GraftTensor  *x,
+              float         p,
+              guint64       seed,
+              gboolean      drop,
+              gboolean      backward,
+              GraftTensor  *y,
+              GError      **error)
+{
+  guint64 s = node_seed (seed, index);
+
+  if (self->step.keyed)
+    return backward
+      ? graft_op_dropout_backward_keyed (x, p, s, self->step.keys, index, drop, y, error)
+      : graft_op_dropout_keyed (x, p, s, self->step.keys, index, drop, y, error);
+  return backward ? graft_op_dropout_backward (x, p, s, drop, y, error)
+                  : graft_op_dropout (x, p, s, drop, y, error);
+}
+
+guint64
+_graft_model_node_seed (guint64 seed,
+                        int     index)
+{
+  return node_seed (seed, index);
+}
+
 gboolean
 _graft_model_forward_node (GraftModel  *self,
                            int          index,
@@ -556,11 +586,11 @@ _graft_model_forward_node (GraftModel  *self,
                             param_value (self, node, 1), 1.0f, 0.0f, node->aux[1], error);
 
     case GRAFT_NODE_DROPOUT:
-      return graft_op_dropout (in->y, node->p, node_seed (seed, index), drop, node->y, error);
+      return node_dropout (self, index, in->y, node->p, seed, drop, FALSE, node->y, error);
 
     case GRAFT_NODE_STOCHASTIC_DEPTH:
-      return graft_op_dropout (node->aux[0], node->p, node_seed (seed, index), drop,
-                               node->aux[1], error) &&
+      return node_dropout (self, index, node->aux[0], node->p, seed, drop, FALSE,
+                           node->aux[1], error) &&
              graft_op_mul (in->y, node->aux[1], node->y, error);
 
     case GRAFT_NODE_LAYER_NORM:
@@ -752,8 +782,7 @@ _graft_model_backward_node (GraftModel  *self,
 
     case GRAFT_NODE_DROPOUT:
       if (dx != NULL &&
-          !graft_op_dropout_backward (node->dy, node->p, node_seed (self->last_seed, index), drop,
-                                      dx, error))
+          !node_dropout (self, index, node->dy, node->p, self->last_seed, drop, TRUE, dx, error))
         return FALSE;
       break;
 

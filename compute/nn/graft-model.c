@@ -93,6 +93,8 @@ graft_model_unref (GraftModel *self)
   if (self == NULL || !g_atomic_int_dec_and_test (&self->ref_count))
     return;
 
+  _graft_model_step_reset (self);
+  g_clear_pointer (&self->step.keys, graft_tensor_unref);
   g_array_unref (self->nodes);
   g_hash_table_unref (self->param_index);
   g_ptr_array_unref (self->params);
@@ -882,8 +884,11 @@ graft_model_set_trainable (GraftModel  *self,
           g_str_equal (param->name, name))
         {
           found = TRUE;
-          if (!param->is_buffer)
-            param->trainable = trainable;
+          if (!param->is_buffer && param->trainable != trainable)
+            {
+              param->trainable = trainable;
+              self->generation++;
+            }
         }
     }
   if (!found)
@@ -902,8 +907,11 @@ graft_model_set_all_trainable (GraftModel *self,
     {
       GraftParam *param = g_ptr_array_index (self->params, i);
 
-      if (!param->is_buffer)
-        param->trainable = trainable;
+      if (!param->is_buffer && param->trainable != trainable)
+        {
+          param->trainable = trainable;
+          self->generation++;
+        }
     }
 }
 
@@ -912,6 +920,8 @@ graft_model_set_dropout_enabled (GraftModel *self,
                                  gboolean    enabled)
 {
   g_return_if_fail (self != NULL);
+  if (self->dropout_enabled != enabled)
+    self->generation++;
   self->dropout_enabled = enabled;
 }
 
@@ -1018,6 +1028,9 @@ check_finished (GraftModel  *self,
 static void
 release_activations (GraftModel *self)
 {
+  /* A recorded step uses these tensors: it goes first, and is recorded anew. */
+  _graft_model_step_reset (self);
+  self->generation++;
   for (guint i = 0; i < self->nodes->len; i++)
     {
       GraftNode *node = _graft_model_node (self, i);

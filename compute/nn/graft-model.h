@@ -261,4 +261,33 @@ gboolean        graft_optimizer_step         (GraftOptimizer         *self,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftOptimizer, graft_optimizer_free)
 
+/* ---- Training steps -----------------------------------------------------------------
+ * One whole step: graft_model_forward (training, @seed), then
+ * graft_model_backward_cross_entropy (@target, @class_weight, @label_smoothing), then
+ * graft_optimizer_step (@optimizer, which belongs to this model), with bit for bit the
+ * same results as those three calls.
+ *
+ * On a backend that records work (graft_backend_can_record(); Vulkan does), the step is
+ * recorded once and replayed by later calls: the first call with given settings runs
+ * eagerly (it allocates gradients and optimizer state), the second records the step and
+ * replays it, later ones only replay it, allocating nothing. What changes between steps
+ * is written to the device before each replay: the dropout keys from @seed and the
+ * optimizer's learning rates (graft_optimizer_set_lr() and block scales take effect at
+ * the next step without recording again), bias corrections and step counts. Whatever
+ * changes the ops makes the next step eager and the one after it record again:
+ * graft_model_set_trainable() and set_all_trainable() changing a flag,
+ * graft_model_set_dropout_enabled() changing it, graft_model_prepare() with new sizes,
+ * graft_optimizer_set_clip_norm() with a new value, another optimizer, other @target or
+ * @class_weight tensors (their contents may change freely) or another @label_smoothing.
+ *
+ * Upload each batch into graft_model_get_input() and @target before the call; read the
+ * loss with graft_model_get_loss() after it. On the CPU backend the ops simply run. */
+gboolean        graft_model_train_step       (GraftModel             *self,
+                                              GraftOptimizer         *optimizer,
+                                              GraftTensor            *target,
+                                              GraftTensor            *class_weight,
+                                              float                   label_smoothing,
+                                              guint64                 seed,
+                                              GError                **error);
+
 G_END_DECLS

@@ -26,6 +26,8 @@ struct _GraftOptimizer {
   guint             step;
   GraftTensor      *norm;
   GPtrArray        *grads;        /* the trainable gradients of this step */
+  GraftTensor      *scalars;      /* [params * GRAFT_OPTIM_N_SCALARS], per-step values */
+  guint             generation;   /* bumped by settings that change a step's ops */
 };
 
 static GraftOptimizer *
@@ -77,6 +79,7 @@ graft_optimizer_free (GraftOptimizer *self)
   if (self == NULL)
     return;
 
+  _graft_model_forget_optimizer (self->model, self);
   for (guint i = 0; i < self->n_states; i++)
     {
       g_clear_pointer (&self->states[i].state[0], graft_tensor_unref);
@@ -86,6 +89,7 @@ graft_optimizer_free (GraftOptimizer *self)
   g_hash_table_unref (self->block_scale);
   g_ptr_array_unref (self->grads);
   g_clear_pointer (&self->norm, graft_tensor_unref);
+  g_clear_pointer (&self->scalars, graft_tensor_unref);
   graft_model_unref (self->model);
   g_free (self);
 }
@@ -112,6 +116,8 @@ graft_optimizer_set_clip_norm (GraftOptimizer *self,
                                float           max_norm)
 {
   g_return_if_fail (self != NULL);
+  if (max_norm != self->clip_norm)
+    self->generation++;
   self->clip_norm = max_norm;
 }
 
@@ -140,16 +146,81 @@ state_tensor (GraftParam  *param,
   return t;
 }
 
+GraftModel *
+_graft_optimizer_get_model (GraftOptimizer *self)
+{
+  return self->model;
+}
+
+guint
+_graft_optimizer_get_generation (GraftOptimizer *self)
+{
+  return self->generation;
+}
+
+static float
+param_lr (GraftOptimizer *self,
+          GraftParam     *param)
+{
+  const char *block = g_ptr_array_index (self->model->blocks, param->block);
+  float *scale = g_hash_table_lookup (self->block_scale, block);
+
+  return self->lr * (scale != NULL ? *scale : 1.0f);
+}
+
 gboolean
-graft_optimizer_step (GraftOptimizer  *self,
+_graft_optimizer_write_scalars (GraftOptimizer  *self,
+                                GError         **error)
+{
+  GraftModel *model = self->model;
+  g_autofree float *values = NULL;
+  gsize n = (gsize) self->n_states * GRAFT_OPTIM_N_SCALARS;
+
+  if (self->scalars == NULL)
+    {
+      self->scalars = graft_tensor_new (model->backend, 1, (const gsize[]) { MAX (n, 1) }, error);
+      if (self->scalars == NULL)
+        return FALSE;
+      graft_tensor_set_name (self->scalars, "optimizer step values");
+    }
+
+  values = g_new0 (float, MAX (n, 1));
+  for (guint i = 0; i < model->params->len; i++)
+    {
+      GraftParam *param = g_ptr_array_index (model->params, i);
+      float *slot = values + (gsize) i * GRAFT_OPTIM_N_SCALARS;
+      guint step = self->states[i].step + 1;
+
+      if (!param->trainable)
+        continue;
+      if (self->kind == GRAFT_OPTIM_SGD)
+        {
+          GraftSgdParams p = self->sgd;
+
+          p.lr = param_lr (self, param);
+          graft_sgd_step_scalars (&p, step, slot);
+        }
+      else
+        {
+          GraftAdamWParams p = self->adamw;
+
+          p.lr = param_lr (self, param);
+          graft_adamw_step_scalars (&p, step, slot);
+        }
+    }
+  return graft_tensor_upload (self->scalars, values, MAX (n, 1), error);
+}
+
+gboolean
+_graft_optimizer_run (GraftOptimizer  *self,
+                      gboolean         from_scalars,
                       GError         **error)
 {
-  GraftModel *model;
+  GraftModel *model = self->model;
+  GraftTensor *scalars = from_scalars ? self->scalars : NULL;
 
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (!from_scalars || self->scalars != NULL, FALSE);
 
-  model = self->model;
   if (!model->backward_done)
     {
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
@@ -182,9 +253,7 @@ graft_optimizer_step (GraftOptimizer  *self,
     {
       GraftParam *param = g_ptr_array_index (model->params, i);
       ParamState *state = &self->states[i];
-      const char *block = g_ptr_array_index (model->blocks, param->block);
-      float *scale = g_hash_table_lookup (self->block_scale, block);
-      float lr = self->lr * (scale != NULL ? *scale : 1.0f);
+      float lr = param_lr (self, param);
       gboolean ok;
 
       if (!param->trainable)
@@ -198,8 +267,8 @@ graft_optimizer_step (GraftOptimizer  *self,
           if (p.momentum != 0.0f && state->state[0] == NULL &&
               (state->state[0] = state_tensor (param, "momentum", error)) == NULL)
             return FALSE;
-          ok = graft_op_sgd_step (param->value, param->grad, state->state[0], &p,
-                                  state->step + 1, error);
+          ok = graft_op_sgd_step_from (param->value, param->grad, state->state[0], &p,
+                                       state->step + 1, scalars, i, error);
         }
       else
         {
@@ -210,13 +279,45 @@ graft_optimizer_step (GraftOptimizer  *self,
               ((state->state[0] = state_tensor (param, "exp_avg", error)) == NULL ||
                (state->state[1] = state_tensor (param, "exp_avg_sq", error)) == NULL))
             return FALSE;
-          ok = graft_op_adamw_step (param->value, param->grad, state->state[0], state->state[1],
-                                    &p, state->step + 1, error);
+          ok = graft_op_adamw_step_from (param->value, param->grad, state->state[0],
+                                         state->state[1], &p, state->step + 1, scalars, i,
+                                         error);
         }
       if (!ok)
         return FALSE;
-      state->step++;
     }
-  self->step++;
+  return TRUE;
+}
+
+void
+_graft_optimizer_advance (GraftOptimizer *self)
+{
+  GraftModel *model = self->model;
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < model->params->len; i++)
+    {
+      GraftParam *param = g_ptr_array_index (model->params, i);
+
+      if (param->trainable)
+        {
+          self->states[i].step++;
+          any = TRUE;
+        }
+    }
+  if (any)
+    self->step++;
+}
+
+gboolean
+graft_optimizer_step (GraftOptimizer  *self,
+                      GError         **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!_graft_optimizer_run (self, FALSE, error))
+    return FALSE;
+  _graft_optimizer_advance (self);
   return TRUE;
 }

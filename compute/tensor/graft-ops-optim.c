@@ -78,6 +78,60 @@ graft_adamw_params_init (GraftAdamWParams *params,
   };
 }
 
+/* @scalars, unless NULL, must hold slot + 1 groups of GRAFT_OPTIM_N_SCALARS values. */
+static gboolean
+check_scalars (const char   *op,
+               GraftTensor  *param,
+               GraftTensor  *scalars,
+               guint         slot,
+               GError      **error)
+{
+  if (scalars == NULL)
+    return TRUE;
+  if (!_graft_ops_same_backend (op, param, scalars, error))
+    return FALSE;
+  if (scalars->n_elements < ((gsize) slot + 1) * GRAFT_OPTIM_N_SCALARS)
+    {
+      g_autofree char *shape = graft_tensor_format_shape (scalars);
+      g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
+                   "%s of %s: the step values %s have shape %s, too small for slot %u",
+                   op, graft_tensor_get_name (param), graft_tensor_get_name (scalars), shape, slot);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+graft_sgd_step_scalars (const GraftSgdParams *params,
+                        guint                 step,
+                        float                 scalars[GRAFT_OPTIM_N_SCALARS])
+{
+  g_return_if_fail (params != NULL && scalars != NULL);
+
+  scalars[0] = (float) step;
+  scalars[1] = params->lr;
+  scalars[2] = 0.0f;
+  scalars[3] = 0.0f;
+}
+
+void
+graft_adamw_step_scalars (const GraftAdamWParams *params,
+                          guint                   step,
+                          float                   scalars[GRAFT_OPTIM_N_SCALARS])
+{
+  /* As torch.optim.AdamW: bias corrections from the Python floats beta^t. */
+  double bias1, bias2;
+
+  g_return_if_fail (params != NULL && scalars != NULL);
+
+  bias1 = 1.0 - pow (params->beta1, step);
+  bias2 = 1.0 - pow (params->beta2, step);
+  scalars[0] = (float) step;
+  scalars[1] = params->lr;
+  scalars[2] = (float) (params->lr / bias1);
+  scalars[3] = (float) sqrt (bias2);
+}
+
 gboolean
 graft_op_sgd_step (GraftTensor           *param,
                    GraftTensor           *grad,
@@ -85,6 +139,19 @@ graft_op_sgd_step (GraftTensor           *param,
                    const GraftSgdParams  *params,
                    guint                  step,
                    GError               **error)
+{
+  return graft_op_sgd_step_from (param, grad, momentum_buffer, params, step, NULL, 0, error);
+}
+
+gboolean
+graft_op_sgd_step_from (GraftTensor           *param,
+                        GraftTensor           *grad,
+                        GraftTensor           *momentum_buffer,
+                        const GraftSgdParams  *params,
+                        guint                  step,
+                        GraftTensor           *scalars,
+                        guint                  slot,
+                        GError               **error)
 {
   const char *op = "SGD step";
   const char *name;
@@ -119,7 +186,8 @@ graft_op_sgd_step (GraftTensor           *param,
 
   if (!check_like (op, param, grad, error) ||
       (momentum_buffer != NULL && !check_like (op, param, momentum_buffer, error)) ||
-      (momentum_buffer != NULL && !check_like (op, grad, momentum_buffer, error)))
+      (momentum_buffer != NULL && !check_like (op, grad, momentum_buffer, error)) ||
+      !check_scalars (op, param, scalars, slot, error))
     return FALSE;
 
   plan = (GraftOptimPlan) {
@@ -131,6 +199,8 @@ graft_op_sgd_step (GraftTensor           *param,
     .momentum = params->momentum,
     .dampening = params->dampening,
     .nesterov = params->nesterov,
+    .scalars = scalars != NULL ? scalars->buffer : NULL,
+    .scalars_slot = slot,
   };
   return param->backend->ops->optim_step (param->backend, &plan, param->buffer, grad->buffer,
                                           momentum_buffer != NULL ? momentum_buffer->buffer : NULL,
@@ -146,10 +216,24 @@ graft_op_adamw_step (GraftTensor             *param,
                      guint                    step,
                      GError                 **error)
 {
+  return graft_op_adamw_step_from (param, grad, exp_avg, exp_avg_sq, params, step, NULL, 0, error);
+}
+
+gboolean
+graft_op_adamw_step_from (GraftTensor             *param,
+                          GraftTensor             *grad,
+                          GraftTensor             *exp_avg,
+                          GraftTensor             *exp_avg_sq,
+                          const GraftAdamWParams  *params,
+                          guint                    step,
+                          GraftTensor             *scalars,
+                          guint                    slot,
+                          GError                 **error)
+{
   const char *op = "AdamW step";
   const char *name;
   GraftOptimPlan plan;
-  double bias1, bias2;
+  float values[GRAFT_OPTIM_N_SCALARS];
 
   g_return_val_if_fail (param != NULL && grad != NULL, FALSE);
   g_return_val_if_fail (exp_avg != NULL && exp_avg_sq != NULL && params != NULL, FALSE);
@@ -172,12 +256,11 @@ graft_op_adamw_step (GraftTensor             *param,
       !check_like (op, param, exp_avg_sq, error) ||
       !check_like (op, grad, exp_avg, error) ||
       !check_like (op, grad, exp_avg_sq, error) ||
-      !check_like (op, exp_avg, exp_avg_sq, error))
+      !check_like (op, exp_avg, exp_avg_sq, error) ||
+      !check_scalars (op, param, scalars, slot, error))
     return FALSE;
 
-  /* As torch.optim.AdamW: bias corrections from the Python floats beta^t. */
-  bias1 = 1.0 - pow (params->beta1, step);
-  bias2 = 1.0 - pow (params->beta2, step);
+  graft_adamw_step_scalars (params, step, values);
 
   plan = (GraftOptimPlan) {
     .kind = GRAFT_OPTIM_ADAMW,
@@ -188,8 +271,10 @@ graft_op_adamw_step (GraftTensor             *param,
     .beta1 = params->beta1,
     .beta2 = params->beta2,
     .eps = params->eps,
-    .step_size = (float) (params->lr / bias1),
-    .bias2_sqrt = (float) sqrt (bias2),
+    .step_size = values[2],
+    .bias2_sqrt = values[3],
+    .scalars = scalars != NULL ? scalars->buffer : NULL,
+    .scalars_slot = slot,
   };
   return param->backend->ops->optim_step (param->backend, &plan, param->buffer, grad->buffer,
                                           exp_avg->buffer, exp_avg_sq->buffer, error);

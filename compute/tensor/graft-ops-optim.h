@@ -63,6 +63,39 @@ gboolean graft_op_adamw_step     (GraftTensor             *param,
                                   guint                    step,
                                   GError                 **error);
 
+/* Steps that read their per-step values from a tensor, for work recorded once and
+ * replayed (graft_backend_record_begin()): the step takes @scalars[@slot * 4 ..] =
+ * what graft_*_step_scalars() gives for @params and @step, which the caller writes
+ * (graft_tensor_upload) before the step runs, or before each replay. The other values
+ * of @params and the operands are fixed in a recording. Results are bit for bit those
+ * of graft_op_sgd_step() and graft_op_adamw_step(). */
+#define GRAFT_OPTIM_N_SCALARS 4
+
+/* step, lr, lr / (1 - beta1^t) and sqrt (1 - beta2^t) (the last two 0 for SGD). */
+void     graft_sgd_step_scalars    (const GraftSgdParams    *params,
+                                    guint                    step,
+                                    float                    scalars[GRAFT_OPTIM_N_SCALARS]);
+void     graft_adamw_step_scalars  (const GraftAdamWParams  *params,
+                                    guint                    step,
+                                    float                    scalars[GRAFT_OPTIM_N_SCALARS]);
+gboolean graft_op_sgd_step_from    (GraftTensor             *param,
+                                    GraftTensor             *grad,
+                                    GraftTensor             *momentum_buffer,
+                                    const GraftSgdParams    *params,
+                                    guint                    step,
+                                    GraftTensor             *scalars,
+                                    guint                    slot,
+                                    GError                 **error);
+gboolean graft_op_adamw_step_from  (GraftTensor             *param,
+                                    GraftTensor             *grad,
+                                    GraftTensor             *exp_avg,
+                                    GraftTensor             *exp_avg_sq,
+                                    const GraftAdamWParams  *params,
+                                    guint                    step,
+                                    GraftTensor             *scalars,
+                                    guint                    slot,
+                                    GError                 **error);
+
 /* norm[0] = the L2 norm of all @n_grads tensors together, sqrt (sum of every value
  * squared), as clip_grad_norm_ computes it. @norm has one element. The sum runs in an
  * order fixed for each backend, so the result is deterministic. */

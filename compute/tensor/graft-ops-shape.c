@@ -253,6 +253,8 @@ run_dropout (const char    *op,
              GraftTensor   *x,
              float          p,
              guint64        seed,
+             GraftTensor   *keys,
+             guint          slot,
              gboolean       training,
              GraftTensor   *y,
              GError       **error)
@@ -261,6 +263,18 @@ run_dropout (const char    *op,
 
   if (!_graft_ops_same_backend (op, x, y, error))
     return FALSE;
+  if (keys != NULL)
+    {
+      if (!_graft_ops_same_backend (op, x, keys, error))
+        return FALSE;
+      if (slot >= keys->n_elements)
+        {
+          g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
+                       "%s: key slot %u is past the %" G_GSIZE_FORMAT " keys of %s", op, slot,
+                       keys->n_elements, graft_tensor_get_name (keys));
+          return FALSE;
+        }
+    }
   if (!(p >= 0.0f && p <= 1.0f))
     {
       g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
@@ -298,6 +312,8 @@ run_dropout (const char    *op,
         .key = _graft_dropout_key (seed),
         .threshold = (guint32) ceil ((double) p * 16777216.0),
         .scale = p < 1.0f ? (float) (1.0 / (1.0 - (double) p)) : 0.0f,
+        .keys = keys != NULL ? keys->buffer : NULL,
+        .key_slot = slot,
       };
 
       if (!supported (op, backend, backend->ops->dropout != NULL, error))
@@ -317,7 +333,7 @@ graft_op_dropout (GraftTensor  *x,
   g_return_val_if_fail (x != NULL && out != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return run_dropout ("dropout", x, p, seed, training, out, error);
+  return run_dropout ("dropout", x, p, seed, NULL, 0, training, out, error);
 }
 
 gboolean
@@ -331,5 +347,70 @@ graft_op_dropout_backward (GraftTensor  *grad_out,
   g_return_val_if_fail (grad_out != NULL && grad_in != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return run_dropout ("dropout_backward", grad_out, p, seed, training, grad_in, error);
+  return run_dropout ("dropout_backward", grad_out, p, seed, NULL, 0, training, grad_in, error);
+}
+
+guint32
+graft_dropout_key (guint64 seed)
+{
+  return _graft_dropout_key (seed);
+}
+
+gboolean
+graft_dropout_write_keys (GraftTensor    *keys,
+                          const guint64  *seeds,
+                          guint           n_seeds,
+                          GError        **error)
+{
+  g_autofree guint32 *values = NULL;
+
+  g_return_val_if_fail (keys != NULL && (seeds != NULL || n_seeds == 0), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (n_seeds > keys->n_elements)
+    {
+      g_set_error (error, GRAFT_TENSOR_ERROR, GRAFT_TENSOR_ERROR_SHAPE,
+                   "dropout keys: %u keys do not fit in the %" G_GSIZE_FORMAT " values of %s",
+                   n_seeds, keys->n_elements, graft_tensor_get_name (keys));
+      return FALSE;
+    }
+  values = g_new (guint32, MAX (n_seeds, 1));
+  for (guint i = 0; i < n_seeds; i++)
+    values[i] = _graft_dropout_key (seeds[i]);
+  /* The bits go as they are: the kernels read them as integers. */
+  return keys->backend->ops->buffer_write (keys->backend, keys->buffer,
+                                           0, values,
+                                           n_seeds * sizeof (guint32), error);
+}
+
+gboolean
+graft_op_dropout_keyed (GraftTensor  *x,
+                        float         p,
+                        guint64       seed,
+                        GraftTensor  *keys,
+                        guint         slot,
+                        gboolean      training,
+                        GraftTensor  *out,
+                        GError      **error)
+{
+  g_return_val_if_fail (x != NULL && out != NULL && keys != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return run_dropout ("dropout", x, p, seed, keys, slot, training, out, error);
+}
+
+gboolean
+graft_op_dropout_backward_keyed (GraftTensor  *grad_out,
+                                 float         p,
+                                 guint64       seed,
+                                 GraftTensor  *keys,
+                                 guint         slot,
+                                 gboolean      training,
+                                 GraftTensor  *grad_in,
+                                 GError      **error)
+{
+  g_return_val_if_fail (grad_out != NULL && grad_in != NULL && keys != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return run_dropout ("dropout_backward", grad_out, p, seed, keys, slot, training, grad_in, error);
 }

@@ -67,4 +67,30 @@ gboolean graft_op_dropout_backward (GraftTensor  *grad_out,
                                     GraftTensor  *grad_in,
                                     GError      **error);
 
+/* Dropout whose key is read from a tensor when the op runs, for work recorded once and
+ * replayed (graft_backend_record_begin()): @keys[@slot] holds graft_dropout_key (@seed)
+ * as a uint32 (its bits stored in the float tensor, see graft_dropout_write_keys()),
+ * written before the op runs or before each replay. Same results as with @seed alone. */
+guint32  graft_dropout_key                (guint64       seed);
+gboolean graft_dropout_write_keys         (GraftTensor  *keys,
+                                           const guint64 *seeds,
+                                           guint         n_seeds,
+                                           GError      **error);
+gboolean graft_op_dropout_keyed           (GraftTensor  *x,
+                                           float         p,
+                                           guint64       seed,
+                                           GraftTensor  *keys,
+                                           guint         slot,
+                                           gboolean      training,
+                                           GraftTensor  *out,
+                                           GError      **error);
+gboolean graft_op_dropout_backward_keyed  (GraftTensor  *grad_out,
+                                           float         p,
+                                           guint64       seed,
+                                           GraftTensor  *keys,
+                                           guint         slot,
+                                           gboolean      training,
+                                           GraftTensor  *grad_in,
+                                           GError      **error);
+
 G_END_DECLS

@@ -119,7 +119,10 @@ test_buffer_limit (void)
   range = info->max_storage_buffer_range;
   g_test_message ("max_storage_buffer_range %" G_GUINT64_FORMAT ", max_buffer_size %" G_GUINT64_FORMAT,
                   range, limit);
-  g_assert_cmpuint (limit, >=, range);
+  /* Either may be the larger: lavapipe allocates far more than it binds, NVIDIA's 4 GiB
+   * binding range is a little above its largest allocation (4 GiB - 2 MiB). */
+  g_assert_cmpuint (limit, >, 0);
+  g_assert_cmpuint (range, >, 0);
 
   if (limit / sizeof (float) + 1 > G_MAXUINT32)
     g_test_message ("The buffer limit is above what one tensor may hold");

@@ -359,6 +359,7 @@ _graft_vk_buffer_new (GraftBackend  *backend,
       buffer->address = self->vk->GetBufferDeviceAddress (self->device, &address_info);
     }
 
+  self->n_buffers_created++;
   return g_steal_pointer (&buffer);
 }
 
@@ -370,6 +371,13 @@ _graft_vk_buffer_free (GraftBackend *backend,
 
   if (buffer == NULL)
     return;
+
+  /* A recording still holds it: released when the last one is freed. */
+  if (buffer->n_recordings > 0)
+    {
+      buffer->orphaned = TRUE;
+      return;
+    }
 
   if (buffer->last_use > self->completed && !self->lost)
     {
@@ -529,6 +537,8 @@ _graft_vk_buffer_write (GraftBackend  *backend,
   if (!_graft_vk_check_lost (self, error))
     return FALSE;
   g_return_val_if_fail (offset + size <= buffer->size, FALSE);
+  if (!_graft_vk_check_not_recording (self, "Writing a tensor", error))
+    return FALSE;
 
   if (self->host_visible)
     {
@@ -574,6 +584,8 @@ _graft_vk_buffer_read (GraftBackend  *backend,
   guint8 *dst = data;
 
   g_return_val_if_fail (offset + size <= buffer->size, FALSE);
+  if (!_graft_vk_check_not_recording (self, "Reading a tensor", error))
+    return FALSE;
 
   /* The contract: every earlier op has finished when a read returns. */
   if (!_graft_vk_synchronize (backend, error))

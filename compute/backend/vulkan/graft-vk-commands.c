@@ -5,7 +5,8 @@
  * buffer, each behind a global memory barrier; the frame is submitted when someone needs
  * results (synchronize, read, write) or its descriptor pool is full, and signals the next
  * value of a timeline semaphore. Waiting is vkWaitSemaphores on that value. A frame's
- * command buffer and descriptor pool are reused once its submission has completed. */
+ * command buffer and descriptor pool are reused once its submission has completed.
+ * While a recording is being made (graft-vk-replay.c), dispatches go into it instead. */
 
 #include <string.h>
 
@@ -219,6 +220,13 @@ record_barrier (GraftVkBackend  *self,
   self->vk->CmdPipelineBarrier (cmd, stages, stages, 0, 1, &barrier, 0, NULL, 0, NULL);
 }
 
+void
+_graft_vk_barrier (GraftVkBackend  *self,
+                   VkCommandBuffer  cmd)
+{
+  record_barrier (self, cmd);
+}
+
 VkCommandBuffer
 _graft_vk_record (GraftVkBackend  *self,
                   GError         **error)
@@ -310,6 +318,8 @@ _graft_vk_synchronize (GraftBackend  *backend,
 
   if (!_graft_vk_check_lost (self, error))
     return FALSE;
+  if (!_graft_vk_check_not_recording (self, "Waiting for results", error))
+    return FALSE;
   if (!_graft_vk_submit (self, error))
     return FALSE;
   return _graft_vk_wait (self, self->submitted, error);
@@ -379,6 +389,44 @@ alloc_set (GraftVkBackend        *self,
   if (self->vk->AllocateDescriptorSets (self->device, &info, set) != VK_SUCCESS)
     return FALSE;
   frame->n_sets++;
+  return TRUE;
+}
+
+/* Where the next dispatch goes: the command buffer (behind a barrier) and a descriptor
+ * set for @pipeline, from the current frame, or from the recording being made. */
+static gboolean
+dispatch_target (GraftVkBackend         *self,
+                 const GraftVkPipeline  *pipeline,
+                 VkCommandBuffer        *cmd,
+                 VkDescriptorSet        *set,
+                 GError                **error)
+{
+  if (self->recording != NULL)
+    return _graft_vk_recording_target (self, pipeline->layout->set_layout, cmd, set, error);
+
+  /* A full descriptor pool ends the frame: submit it and go on in the next one. */
+  if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
+      !_graft_vk_submit (self, error))
+    return FALSE;
+
+  *cmd = _graft_vk_record (self, error);
+  if (*cmd == VK_NULL_HANDLE)
+    return FALSE;
+  if (!alloc_set (self, &self->frames[self->current], pipeline, set))
+    {
+      if (!_graft_vk_submit (self, error))
+        return FALSE;
+      *cmd = _graft_vk_record (self, error);
+      if (*cmd == VK_NULL_HANDLE)
+        return FALSE;
+      if (!alloc_set (self, &self->frames[self->current], pipeline, set))
+        {
+          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+                       "%s could not allocate a descriptor set", self->parent.info->name);
+          return FALSE;
+        }
+    }
+
   return TRUE;
 }
 
@@ -478,28 +526,8 @@ _graft_vk_dispatch (GraftVkBackend         *self,
           return FALSE;
       }
 
-  /* A full descriptor pool ends the frame: submit it and go on in the next one. */
-  if (self->frames[self->current].n_sets >= GRAFT_VK_SETS_PER_POOL &&
-      !_graft_vk_submit (self, error))
+  if (!dispatch_target (self, pipeline, &cmd, &set, error))
     return FALSE;
-
-  cmd = _graft_vk_record (self, error);
-  if (cmd == VK_NULL_HANDLE)
-    return FALSE;
-  if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
-    {
-      if (!_graft_vk_submit (self, error))
-        return FALSE;
-      cmd = _graft_vk_record (self, error);
-      if (cmd == VK_NULL_HANDLE)
-        return FALSE;
-      if (!alloc_set (self, &self->frames[self->current], pipeline, &set))
-        {
-          g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
-                       "%s could not allocate a descriptor set", self->parent.info->name);
-          return FALSE;
-        }
-    }
 
   value = _graft_vk_recording_value (self);
   for (guint i = 0; i < d->n_bindings; i++)
@@ -508,7 +536,7 @@ _graft_vk_dispatch (GraftVkBackend         *self,
 
       gboolean texel = (d->texel_mask & (1u << i)) != 0;
 
-      buffer->last_use = value;
+      _graft_vk_mark_use (self, buffer, value);
       if (addresses && !texel)
         continue;
       infos[i] = (VkDescriptorBufferInfo) { buffer->buffer, 0, VK_WHOLE_SIZE };

@@ -40,6 +40,10 @@ static const GraftBackendOps vk_ops = {
   .norm         = _graft_vk_norm,
   .norm_backward = _graft_vk_norm_backward,
   .synchronize  = _graft_vk_synchronize,
+  .record_begin = _graft_vk_record_begin,
+  .record_end   = _graft_vk_record_end,
+  .replay       = _graft_vk_replay,
+  .recording_free = _graft_vk_recording_free,
 };
 
 static gboolean
@@ -310,6 +314,11 @@ vk_destroy (GraftBackend *backend)
 
   if (self->device != VK_NULL_HANDLE)
     {
+      /* Recordings their owners left: they hold buffers and descriptor pools. */
+      while (self->recordings != NULL && self->recordings->len > 0)
+        _graft_vk_recording_free (backend, g_ptr_array_index (self->recordings,
+                                                              self->recordings->len - 1));
+      g_clear_pointer (&self->recordings, g_ptr_array_unref);
       if (!self->lost)
         {
           g_autoptr(GError) error = NULL;
@@ -386,6 +395,14 @@ _graft_vk_backend_set_memory_limit (GraftBackend *backend,
   g_return_if_fail (backend != NULL && backend->info->backend == GRAFT_BACKEND_KIND_VULKAN);
 
   GRAFT_VK_BACKEND (backend)->memory_limit = bytes;
+}
+
+guint64
+_graft_vk_backend_get_buffers_created (GraftBackend *backend)
+{
+  g_return_val_if_fail (backend != NULL && backend->info->backend == GRAFT_BACKEND_KIND_VULKAN, 0);
+
+  return GRAFT_VK_BACKEND (backend)->n_buffers_created;
 }
 
 void

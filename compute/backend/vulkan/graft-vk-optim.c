@@ -4,7 +4,8 @@
 /* Optimizer steps and gradient-norm clipping.
  *  - optim_step: SGD or AdamW (specialization constant 1), one parameter per
  *    invocation; step number, learning rate and bias corrections are push constants,
- *    so a recorded command buffer can be replayed with new values.
+ *    or read from the plan's scalars buffer (specialization constant 3) so that a
+ *    recorded step can be replayed with each step's values.
  *  - reduce_sum: one workgroup per tensor writes its sum of squares into a slot of a
  *    scratch buffer, then one more the square root of their sum: a fixed order, so
  *    the norm is deterministic.
@@ -22,6 +23,7 @@ typedef struct {
   guint32 nesterov;
   float   beta1, beta2, eps;
   float   step_size, bias2_sqrt;
+  guint32 slot;
 } OptimPush;
 
 G_STATIC_ASSERT (sizeof (OptimPush) <= GRAFT_VK_MAX_PUSH);
@@ -62,13 +64,15 @@ _graft_vk_optim_step (GraftBackend          *backend,
     .eps = plan->eps,
     .step_size = plan->step_size,
     .bias2_sqrt = plan->bias2_sqrt,
+    .slot = plan->scalars_slot,
   };
   GraftVkDispatch d = {
     .shader = "optim_step",
-    .n_bindings = 4,
-    .buffers = { param, grad, state0, state1 },   /* NULL: the dummy */
-    .spec = { 0, plan->kind == GRAFT_OPTIM_ADAMW ? 1 : 0, state0 != NULL ? 1 : 0 },
-    .n_spec = 3,
+    .n_bindings = 5,
+    .buffers = { param, grad, state0, state1, plan->scalars },   /* NULL: the dummy */
+    .spec = { 0, plan->kind == GRAFT_OPTIM_ADAMW ? 1 : 0, state0 != NULL ? 1 : 0,
+              plan->scalars != NULL ? 1 : 0 },
+    .n_spec = 4,
     .push = &push,
     .push_size = sizeof push,
   };

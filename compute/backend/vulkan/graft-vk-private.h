@@ -9,6 +9,7 @@
  *   graft-vk-memory.c     the block sub-allocator (no Vulkan calls; unit-tested alone)
  *   graft-vk-buffer.c     VkBuffers on sub-allocated memory, staging, deferred frees
  *   graft-vk-commands.c   command recording, submission, timeline waits, descriptors
+ *   graft-vk-replay.c     whole steps recorded once into their own command buffer, replayed
  *   graft-vk-pipeline.c   pipeline cache on disk, lazily created compute pipelines
  *   graft-vk-ops.c        fill, scale, binary, the 1-D dispatch they share
  *   graft-vk-activation.c activation functions, forward and backward
@@ -79,6 +80,7 @@ G_BEGIN_DECLS
   X (CreateCommandPool) \
   X (DestroyCommandPool) \
   X (AllocateCommandBuffers) \
+  X (FreeCommandBuffers) \
   X (ResetCommandBuffer) \
   X (BeginCommandBuffer) \
   X (EndCommandBuffer) \
@@ -204,6 +206,19 @@ struct _GraftBuffer {
   guint8           *mapped;    /* host pointer when the memory is mapped, else NULL */
   VkDeviceAddress   address;   /* 0 unless the device has bufferDeviceAddress */
   guint64           last_use;  /* timeline value of the last submission that uses it */
+  guint             n_recordings; /* recordings that use it (they keep it alive) */
+  gboolean          orphaned;  /* freed while a recording used it */
+};
+
+/* A recording (graft-vk-replay.c): its own command buffer and descriptor pools, and the
+ * set of buffers it uses. */
+struct _GraftRecording {
+  VkCommandBuffer  cmd;
+  GArray          *pools;      /* VkDescriptorPool; sets live as long as the recording */
+  guint            n_sets;     /* in the last pool */
+  GHashTable      *buffers;    /* GraftBuffer* it uses */
+  gboolean         ended;
+  guint64          value;      /* timeline value of its last replay; 0: none */
 };
 
 typedef struct {
@@ -257,6 +272,7 @@ typedef struct {
   VkDeviceMemory                   staging_memory;
   GraftBuffer                     *dummy;         /* bound where an op has no operand */
   GPtrArray                       *deferred;      /* GraftBuffer* freed while in flight */
+  guint64                          n_buffers_created;
 
   /* commands */
   VkCommandPool                    cmd_pool;
@@ -265,6 +281,8 @@ typedef struct {
   guint                            current;
   guint64                          submitted;     /* last value submitted */
   guint64                          completed;     /* last value known finished */
+  GraftRecording                  *recording;     /* ops go there instead when set */
+  GPtrArray                       *recordings;    /* every live GraftRecording */
 
   /* pipelines */
   VkPipelineCache                  pipeline_cache;
@@ -305,6 +323,9 @@ void              _graft_vk_backend_set_memory_limit (GraftBackend     *backend,
 /* Statistics of the tensor allocator, for tests. */
 void              _graft_vk_backend_get_memory_stats (GraftBackend          *backend,
                                                       GraftVkAllocatorStats *stats);
+
+/* Buffers created since open, for tests that check a replayed step allocates nothing. */
+guint64           _graft_vk_backend_get_buffers_created (GraftBackend  *backend);
 
 /* ---- buffers (graft-vk-buffer.c) ----------------------------------------------- */
 
@@ -403,6 +424,38 @@ gboolean _graft_vk_check_loop    (GraftVkBackend  *self,
                                   guint64          iterations,
                                   const char      *what,
                                   GError         **error);
+
+/* A global barrier after earlier work (and earlier submissions) into @cmd. */
+void     _graft_vk_barrier      (GraftVkBackend  *self,
+                                 VkCommandBuffer  cmd);
+
+/* ---- recording and replay (graft-vk-replay.c) ---------------------------------- */
+
+gboolean        _graft_vk_record_begin    (GraftBackend    *backend,
+                                           GError         **error);
+GraftRecording *_graft_vk_record_end      (GraftBackend    *backend,
+                                           GError         **error);
+gboolean        _graft_vk_replay          (GraftBackend    *backend,
+                                           GraftRecording  *recording,
+                                           GError         **error);
+void            _graft_vk_recording_free  (GraftBackend    *backend,
+                                           GraftRecording  *recording);
+/* Fails naming @what while a recording is being made (reads, writes, waits). */
+gboolean        _graft_vk_check_not_recording (GraftVkBackend *self,
+                                               const char     *what,
+                                               GError        **error);
+/* The recording's command buffer (behind a barrier) and a descriptor set of @layout
+ * from its pools, which grow as needed. */
+gboolean        _graft_vk_recording_target (GraftVkBackend        *self,
+                                            VkDescriptorSetLayout  layout,
+                                            VkCommandBuffer       *cmd,
+                                            VkDescriptorSet       *set,
+                                            GError               **error);
+/* Notes that the commands being recorded use @buffer: its last_use becomes @value, or,
+ * while recording, the recording keeps it. */
+void            _graft_vk_mark_use        (GraftVkBackend  *self,
+                                           GraftBuffer     *buffer,
+                                           guint64          value);
 
 /* ---- pipelines (graft-vk-pipeline.c) ------------------------------------------- */
 

@@ -27,6 +27,7 @@ typedef struct {
   guint32 key;
   guint32 threshold;
   float   scale;
+  guint32 key_slot;
 } DropoutPush;
 
 G_STATIC_ASSERT (sizeof (CopyPush) <= GRAFT_VK_MAX_PUSH);
@@ -114,12 +115,13 @@ _graft_vk_dropout (GraftBackend            *backend,
                    GError                 **error)
 {
   GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
-  DropoutPush push = { plan->n, plan->key, plan->threshold, plan->scale };
+  DropoutPush push = { plan->n, plan->key, plan->threshold, plan->scale, plan->key_slot };
   GraftVkDispatch d = {
     .shader = "dropout",
-    .n_bindings = 2,
-    .buffers = { x, y },
-    .n_spec = 1,
+    .n_bindings = 3,
+    .buffers = { x, y, plan->keys },   /* NULL: the dummy */
+    .spec = { 0, plan->keys != NULL ? 1 : 0 },
+    .n_spec = 2,
     .push = &push,
     .push_size = sizeof push,
   };
