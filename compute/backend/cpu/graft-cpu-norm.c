@@ -73,6 +73,78 @@ affine_weight (const NormCtx *c,
   return c->weight[c->plan->kind == GRAFT_NORM_BATCH ? g : i];
 }
 
+/* Sums over a row of @n floats in double, with four running sums so that the additions
+ * do not wait on one another; the order is fixed, so results are deterministic. */
+static inline double
+row_sum (const float *v,
+         guint32      n)
+{
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  guint32 i = 0;
+
+  for (; i + 4 <= n; i += 4)
+    {
+      s0 += v[i];
+      s1 += v[i + 1];
+      s2 += v[i + 2];
+      s3 += v[i + 3];
+    }
+  for (; i < n; i++)
+    s0 += v[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* Σ (v - mu)² over a row, the same way. */
+static inline double
+row_sq_dev (const float *v,
+            guint32      n,
+            double       mu)
+{
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  guint32 i = 0;
+
+  for (; i + 4 <= n; i += 4)
+    {
+      double d0 = v[i] - mu, d1 = v[i + 1] - mu, d2 = v[i + 2] - mu, d3 = v[i + 3] - mu;
+
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+  for (; i < n; i++)
+    s0 += (v[i] - mu) * (v[i] - mu);
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* Σ dy and Σ dy · (x - mu) over a row, the same way. */
+static inline void
+row_grad_sums (const float *dy,
+               const float *x,
+               guint32      n,
+               double       mu,
+               double      *sum_dy,
+               double      *sum_dy_dev)
+{
+  double a0 = 0.0, a1 = 0.0, b0 = 0.0, b1 = 0.0;
+  guint32 i = 0;
+
+  for (; i + 2 <= n; i += 2)
+    {
+      a0 += dy[i];
+      a1 += dy[i + 1];
+      b0 += dy[i] * (x[i] - mu);
+      b1 += dy[i + 1] * (x[i + 1] - mu);
+    }
+  for (; i < n; i++)
+    {
+      a0 += dy[i];
+      b0 += dy[i] * (x[i] - mu);
+    }
+  *sum_dy += a0 + a1;
+  *sum_dy_dev += b0 + b1;
+}
+
 /* ---- forward ------------------------------------------------------------------------ */
 
 static void
@@ -88,15 +160,10 @@ forward_group (const NormCtx *c,
       double sum = 0.0, sq = 0.0, mu, var;
 
       for (guint32 o = 0; o < p->outer; o++)
-        for (guint32 i = 0; i < p->inner; i++)
-          sum += c->x[row_of (p, o, g) + i];
+        sum += row_sum (c->x + row_of (p, o, g), p->inner);
       mu = sum / (double) m;
       for (guint32 o = 0; o < p->outer; o++)
-        for (guint32 i = 0; i < p->inner; i++)
-          {
-            double d = c->x[row_of (p, o, g) + i] - mu;
-            sq += d * d;
-          }
+        sq += row_sq_dev (c->x + row_of (p, o, g), p->inner, mu);
       var = sq / (double) m;
 
       mean = (float) mu;
@@ -118,6 +185,23 @@ forward_group (const NormCtx *c,
     }
   c->mean[g] = mean;
   c->invstd[g] = invstd;
+
+  if (p->kind == GRAFT_NORM_BATCH)
+    {
+      /* one weight and bias for the whole group: a loop the compiler vectorises */
+      float w = c->weight != NULL ? c->weight[g] : 1.0f;
+      float b = c->bias != NULL ? c->bias[g] : 0.0f;
+
+      for (guint32 o = 0; o < p->outer; o++)
+        {
+          const float *x = c->x + row_of (p, o, g);
+          float *y = c->y + row_of (p, o, g);
+
+          for (guint32 i = 0; i < p->inner; i++)
+            y[i] = (x[i] - mean) * invstd * w + b;
+        }
+      return;
+    }
 
   for (guint32 o = 0; o < p->outer; o++)
     {
@@ -177,6 +261,37 @@ backward_group (const NormCtx *c,
   double mean = c->mean[g], invstd = c->invstd[g];
   double s1 = 0.0, s2 = 0.0;   /* Σg and Σg·xhat, g = dy (batch) or dy·weight (layer) */
   gboolean batch = p->kind == GRAFT_NORM_BATCH;
+
+  if (batch)
+    {
+      double w = c->weight != NULL ? c->weight[g] : 1.0;
+      double scale = invstd * w;
+      float a, bx, k;
+
+      for (guint32 o = 0; o < p->outer; o++)
+        row_grad_sums (c->dy + row_of (p, o, g), c->x + row_of (p, o, g), p->inner, mean, &s1, &s2);
+      s2 *= invstd;
+      if (c->dbias != NULL)
+        c->dbias[g] = (float) s1;
+      if (c->dweight != NULL)
+        c->dweight[g] = (float) s2;
+
+      /* dx = scale / m · (m·dy - Σdy - xhat·Σdy·xhat), as a · dy + bx · (x - mean) + k */
+      a = (float) scale;
+      bx = p->training ? (float) (-scale * invstd * s2 / m) : 0.0f;
+      k = p->training ? (float) (-scale * s1 / m) : 0.0f;
+      for (guint32 o = 0; o < p->outer; o++)
+        {
+          const float *dy = c->dy + row_of (p, o, g);
+          const float *x = c->x + row_of (p, o, g);
+          float *dx = c->dx + row_of (p, o, g);
+          float fmean = (float) mean;
+
+          for (guint32 i = 0; i < p->inner; i++)
+            dx[i] = a * dy[i] + bx * (x[i] - fmean) + k;
+        }
+      return;
+    }
 
   for (guint32 o = 0; o < p->outer; o++)
     {
