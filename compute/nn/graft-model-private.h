@@ -176,6 +176,24 @@ gboolean    _graft_optimizer_run            (GraftOptimizer  *self,
                                              GError         **error);
 void        _graft_optimizer_advance        (GraftOptimizer  *self);
 
+/* graft-model.c */
+void     _graft_model_param_free    (gpointer     param);
+
+/* graft-model-build.c: @n values drawn from @rand, 0, 1, normal with standard deviation
+ * @a, or uniform in [-@a, @a]. */
+typedef enum {
+  GRAFT_INIT_ZEROS,
+  GRAFT_INIT_ONES,
+  GRAFT_INIT_NORMAL,
+  GRAFT_INIT_UNIFORM,
+} GraftInitKind;
+
+void     _graft_model_init_values   (GRand         *rand,
+                                     GraftInitKind  kind,
+                                     double         a,
+                                     float         *out,
+                                     gsize          n);
+
 /* graft-model-run.c */
 /* The seed of node @index's random draws in a pass seeded with @seed. */
 guint64  _graft_model_node_seed     (guint64      seed,

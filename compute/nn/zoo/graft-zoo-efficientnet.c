@@ -131,7 +131,7 @@ _graft_zoo_build_efficientnet (GraftModel            *model,
     x = graft_model_add_dropout (model, x, dropout);
   x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
   /* torchvision: uniform within 1 / sqrt (out_features), zero bias */
-  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_ZOO_INIT_UNIFORM,
+  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_UNIFORM,
                                1.0 / sqrt ((double) options->n_classes), options->seed))
     return -1;
   return x;

@@ -121,7 +121,7 @@ _graft_zoo_build_mobilenet_v2 (GraftModel            *model,
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
   x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
-  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_NORMAL, LINEAR_STD,
                                options->seed))
     return -1;
   return x;
@@ -257,9 +257,9 @@ _graft_zoo_build_mobilenet_v3 (GraftModel            *model,
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
   x = graft_model_add_linear (model, "classifier.3", x, options->n_classes, TRUE);
-  if (!_graft_zoo_init_linear (model, "classifier.0", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+  if (!_graft_zoo_init_linear (model, "classifier.0", GRAFT_INIT_NORMAL, LINEAR_STD,
                                options->seed) ||
-      !_graft_zoo_init_linear (model, "classifier.3", GRAFT_ZOO_INIT_NORMAL, LINEAR_STD,
+      !_graft_zoo_init_linear (model, "classifier.3", GRAFT_INIT_NORMAL, LINEAR_STD,
                                options->seed))
     return -1;
   return x;

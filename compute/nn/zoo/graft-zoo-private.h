@@ -2,6 +2,7 @@
 #pragma once
 
 #include "graft-zoo.h"
+#include "nn/graft-model-private.h"
 
 G_BEGIN_DECLS
 
@@ -37,12 +38,7 @@ int _graft_zoo_squeeze_excitation (GraftModel *model, const char *prefix, int in
  * PyTorch's default: weights normal with standard deviation @a (MobileNet) or uniform in
  * [-@a, @a] (EfficientNet), bias zero, drawn from @seed. FALSE if there is no such
  * layer or the values cannot be written. */
-typedef enum {
-  GRAFT_ZOO_INIT_NORMAL,
-  GRAFT_ZOO_INIT_UNIFORM,
-} GraftZooInit;
-
-gboolean _graft_zoo_init_linear   (GraftModel *model, const char *name, GraftZooInit init,
+gboolean _graft_zoo_init_linear   (GraftModel *model, const char *name, GraftInitKind init,
                                    double a, guint64 seed);
 
 /* torchvision.models._utils._make_divisible: @v rounded to the nearest multiple of

@@ -72,9 +72,9 @@ _graft_zoo_build_vit (GraftModel            *model,
   if (x >= 0)
     {
       double fan_in = (double) graft_model_get_in_channels (model) * PATCH * PATCH;
-      gboolean ok = _graft_zoo_init_linear (model, "conv_proj", GRAFT_ZOO_INIT_NORMAL,
+      gboolean ok = _graft_zoo_init_linear (model, "conv_proj", GRAFT_INIT_NORMAL,
                                             sqrt (1.0 / fan_in), options->seed) &&
-                    _graft_zoo_init_linear (model, "heads.head", GRAFT_ZOO_INIT_NORMAL, 0.0,
+                    _graft_zoo_init_linear (model, "heads.head", GRAFT_INIT_NORMAL, 0.0,
                                             options->seed);
 
       for (guint i = 0; ok && i < LAYERS; i++)
@@ -83,8 +83,8 @@ _graft_zoo_build_vit (GraftModel            *model,
           g_autofree char *mlp_3 = g_strdup_printf ("encoder.layers.encoder_layer_%u.mlp.3", i);
           double bound = sqrt (6.0 / (HIDDEN + MLP));
 
-          ok = _graft_zoo_init_linear (model, mlp_0, GRAFT_ZOO_INIT_UNIFORM, bound, options->seed) &&
-               _graft_zoo_init_linear (model, mlp_3, GRAFT_ZOO_INIT_UNIFORM, bound, options->seed);
+          ok = _graft_zoo_init_linear (model, mlp_0, GRAFT_INIT_UNIFORM, bound, options->seed) &&
+               _graft_zoo_init_linear (model, mlp_3, GRAFT_INIT_UNIFORM, bound, options->seed);
         }
       if (!ok)
         return -1;

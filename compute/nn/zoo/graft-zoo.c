@@ -160,12 +160,12 @@ _graft_zoo_make_divisible (double v,
 }
 
 static gboolean
-fill_param (GraftModel   *model,
-            const char   *layer,
-            const char   *suffix,
-            GraftZooInit  init,
-            double        a,
-            GRand        *rand)
+fill_param (GraftModel    *model,
+            const char    *layer,
+            const char    *suffix,
+            GraftInitKind  init,
+            double         a,
+            GRand         *rand)
 {
   g_autofree char *name = g_strconcat (layer, ".", suffix, NULL);
   const GraftParamInfo *info = graft_model_find_param (model, name);
@@ -177,21 +177,7 @@ fill_param (GraftModel   *model,
     return FALSE;
   n = graft_tensor_get_n_elements (info->value);
   data = g_new (float, n);
-  for (gsize i = 0; i < n; i++)
-    {
-      if (a == 0.0)
-        data[i] = 0.0f;
-      else if (init == GRAFT_ZOO_INIT_UNIFORM)
-        data[i] = (float) g_rand_double_range (rand, -a, a);
-      else
-        {
-          /* Box-Muller; 1 - u keeps the logarithm finite */
-          double u = 1.0 - g_rand_double (rand);
-          double v = g_rand_double (rand);
-
-          data[i] = (float) (a * sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v));
-        }
-    }
+  _graft_model_init_values (rand, a == 0.0 ? GRAFT_INIT_ZEROS : init, a, data, n);
   if (!graft_tensor_upload (info->value, data, n, &error))
     {
       g_warning ("Cannot initialise %s: %s", name, error->message);
@@ -203,7 +189,7 @@ fill_param (GraftModel   *model,
 gboolean
 _graft_zoo_init_linear (GraftModel   *model,
                         const char   *name,
-                        GraftZooInit  init,
+                        GraftInitKind init,
                         double        a,
                         guint64       seed)
 {
