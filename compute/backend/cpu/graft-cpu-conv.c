@@ -218,16 +218,16 @@ chunk_images (const GraftConvPlan *p)
   return (guint32) CLAMP (COL_BUDGET / MAX (per_image, 1), 1, p->n);
 }
 
-/* The column matrix and the gathered outputs of a chunk, in the backend's working
- * space, or FALSE with an error. */
-static gboolean
-alloc_scratch (GraftBackend         *backend,
-               const GraftConvPlan  *p,
-               guint32               nb,
-               float               **col,
-               float               **tmp,
-               GError              **error)
+/* Points @c at the working space of one chunk of images (chunk_images() of them): the
+ * column matrix and the gathered outputs, in the backend's working space. Returns the
+ * chunk size, or 0 with an error. */
+static guint32
+prepare_chunks (GraftBackend         *backend,
+                const GraftConvPlan  *p,
+                ConvCtx              *c,
+                GError              **error)
 {
+  guint32 nb = chunk_images (p);
   guint64 cols = (guint64) nb * p->out_h * p->out_w;
   guint64 n_col = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * cols;
   guint64 n_tmp = (guint64) (p->c_out / p->groups) * cols;
@@ -237,15 +237,16 @@ alloc_scratch (GraftBackend         *backend,
     space = _graft_cpu_scratch ((GraftCpuBackend *) backend, n_col + n_tmp, NULL);
   if (space != NULL)
     {
-      *col = space;
-      *tmp = space + n_col;
-      return TRUE;
+      c->col = space;
+      c->tmp = space + n_col;
+      c->rows = (p->c_in / p->groups) * p->kernel_h * p->kernel_w;
+      return nb;
     }
   g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
                "conv2d: no memory for the %" G_GUINT64_FORMAT "-value column matrix of a "
                "%ux%u kernel over %ux%u outputs; use smaller images",
                n_col, p->kernel_h, p->kernel_w, p->out_h, p->out_w);
-  return FALSE;
+  return 0;
 }
 
 /* ---- depthwise ---------------------------------------------------------------------- */
@@ -364,8 +365,6 @@ _graft_cpu_conv2d (GraftBackend         *backend,
 {
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
-  float *col = NULL;
-  float *tmp = NULL;
   guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data,
                 .b = bias != NULL ? bias->data : NULL, .out = y->data };
@@ -376,12 +375,9 @@ _graft_cpu_conv2d (GraftBackend         *backend,
       return TRUE;
     }
 
-  nb = chunk_images (p);
-  if (!alloc_scratch (backend, p, nb, &col, &tmp, error))
+  nb = prepare_chunks (backend, p, &c, error);
+  if (nb == 0)
     return FALSE;
-  c.col = col;
-  c.tmp = tmp;
-  c.rows = k;
 
   for (guint32 n0 = 0; n0 < p->n; n0 += nb)
     for (guint32 g = 0; g < p->groups; g++)
@@ -394,8 +390,8 @@ _graft_cpu_conv2d (GraftBackend         *backend,
         for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
                      (blasint) og, (blasint) (c.nb * ohw), (blasint) k,
-                     1.0f, wg, (blasint) k, col, (blasint) (c.nb * ohw),
-                     0.0f, tmp, (blasint) (c.nb * ohw));
+                     1.0f, wg, (blasint) k, c.col, (blasint) (c.nb * ohw),
+                     0.0f, c.tmp, (blasint) (c.nb * ohw));
         for_each_item (backend, &c, spread_row, c.nb * og, ohw);
       }
   return TRUE;
@@ -403,25 +399,22 @@ _graft_cpu_conv2d (GraftBackend         *backend,
 
 /* ---- backward ----------------------------------------------------------------------- */
 
+/* dbias[co]: output channel co's gradient summed over the batch and the plane. */
 static void
-bias_gradient (const GraftConvPlan *p,
-               const float         *dy,
-               float               *dbias)
+bias_gradient_channel (const ConvCtx *c,
+                       guint32        co)
 {
+  const GraftConvPlan *p = c->plan;
   gsize ohw = (gsize) p->out_h * p->out_w;
+  double sum = 0.0;
 
-  for (guint32 co = 0; co < p->c_out; co++)
+  for (guint32 n = 0; n < p->n; n++)
     {
-      double sum = 0.0;
-
-      for (guint32 n = 0; n < p->n; n++)
-        {
-          const float *d = dy + ((gsize) n * p->c_out + co) * ohw;
-          for (gsize i = 0; i < ohw; i++)
-            sum += d[i];
-        }
-      dbias[co] = (float) sum;
+      const float *d = c->dy + ((gsize) n * p->c_out + co) * ohw;
+      for (gsize i = 0; i < ohw; i++)
+        sum += d[i];
     }
+  c->out[co] = (float) sum;
 }
 
 gboolean
@@ -438,13 +431,14 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
   guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
   guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
   gsize hw = (gsize) p->in_h * p->in_w;
-  float *col = NULL;
-  float *tmp = NULL;
   guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data, .dy = dy->data };
 
   if (dbias != NULL)
-    bias_gradient (p, dy->data, dbias->data);
+    {
+      c.out = dbias->data;
+      for_each_item (backend, &c, bias_gradient_channel, p->c_out, (guint64) p->n * ohw);
+    }
 
   if (_graft_conv_plan_is_depthwise (p))
     {
@@ -463,12 +457,9 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
 
   if (dx == NULL && dweight == NULL)
     return TRUE;
-  nb = chunk_images (p);
-  if (!alloc_scratch (backend, p, nb, &col, &tmp, error))
+  nb = prepare_chunks (backend, p, &c, error);
+  if (nb == 0)
     return FALSE;
-  c.col = col;
-  c.tmp = tmp;
-  c.rows = k;
 
   for (guint32 n0 = 0; n0 < p->n; n0 += nb)
     for (guint32 g = 0; g < p->groups; g++)
@@ -491,7 +482,7 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
             for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
             cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
                          (blasint) og, (blasint) k, cols,
-                         1.0f, tmp, cols, col, cols,
+                         1.0f, c.tmp, cols, c.col, cols,
                          n0 == 0 ? 0.0f : 1.0f,
                          dweight->data + (gsize) g * og * k, (blasint) k);
           }
@@ -500,8 +491,8 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
             /* col [k, nb * ohw] = W_g^T [k, og] x dy [og, nb * ohw], folded into dx */
             cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
                          (blasint) k, cols, (blasint) og,
-                         1.0f, wg, (blasint) k, tmp, cols,
-                         0.0f, col, cols);
+                         1.0f, wg, (blasint) k, c.tmp, cols,
+                         0.0f, c.col, cols);
             c.out = dx->data;
             for_each_item (backend, &c, col2im_channel, c.nb * cg,
                            (guint64) p->kernel_h * p->kernel_w * ohw);
