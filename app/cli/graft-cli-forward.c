@@ -27,47 +27,30 @@ find_tensor (GraftSafetensors  *file,
   return entry;
 }
 
-/* The classifier's output size: the rows of the model's last 2-D parameter (its head)
- * as the weights file stores it. */
+/* The classifier's output size: the rows of its weight as the weights file stores it. */
 static gboolean
-classes_from_weights (GraftBackend      *backend,
-                      const char        *arch,
-                      guint              in_channels,
-                      guint              image_size,
+classes_from_weights (const char        *arch,
                       GraftSafetensors  *weights,
                       guint             *classes,
                       GError           **error)
 {
-  g_autoptr(GraftModel) probe = NULL;
-  GraftZooOptions options;
+  const char *classifier = graft_zoo_get_classifier (arch, error);
+  g_autofree char *name = NULL;
+  const GraftSafetensorsEntry *entry;
 
-  graft_zoo_options_init (&options);
-  options.n_classes = 1;
-  options.in_channels = in_channels;
-  options.image_size = image_size;
-  probe = graft_zoo_build (backend, arch, &options, error);
-  if (probe == NULL)
+  if (classifier == NULL)
     return FALSE;
-
-  for (guint i = graft_model_get_n_params (probe); i-- > 0;)
+  name = g_strconcat (classifier, ".weight", NULL);
+  entry = graft_safetensors_lookup (weights, name);
+  if (entry == NULL || entry->rank != 2 || entry->shape[0] == 0 || entry->shape[0] > G_MAXUINT32)
     {
-      const GraftParamInfo *param = graft_model_get_param (probe, i);
-      const GraftSafetensorsEntry *entry;
-
-      if (param->is_buffer || graft_tensor_get_rank (param->value) != 2)
-        continue;
-      entry = graft_safetensors_lookup (weights, param->name);
-      if (entry == NULL || entry->rank != 2 || entry->shape[0] == 0 || entry->shape[0] > G_MAXUINT32)
-        {
-          g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
-                       "%s has no 2-D tensor “%s”, the classifier of %s",
-                       graft_safetensors_get_path (weights), param->name, arch);
-          return FALSE;
-        }
-      *classes = (guint) entry->shape[0];
-      return TRUE;
+      g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
+                   "%s has no 2-D tensor “%s”, the classifier of %s",
+                   graft_safetensors_get_path (weights), name, arch);
+      return FALSE;
     }
-  g_assert_not_reached ();
+  *classes = (guint) entry->shape[0];
+  return TRUE;
 }
 
 static gboolean
@@ -113,7 +96,7 @@ run_forward (GraftCliGlobals  *globals,
       return FALSE;
     }
 
-  if (!classes_from_weights (backend, arch, x->shape[1], x->shape[2], weights, &classes, error))
+  if (!classes_from_weights (arch, weights, &classes, error))
     return FALSE;
   graft_zoo_options_init (&options);
   options.n_classes = classes;

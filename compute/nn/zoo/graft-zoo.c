@@ -8,17 +8,18 @@
 typedef struct {
   const char      *arch;
   GraftZooBuilder  build;
+  const char      *classifier;
 } ZooEntry;
 
 static const ZooEntry zoo[] = {
-  { "resnet18", _graft_zoo_build_resnet },
-  { "resnet34", _graft_zoo_build_resnet },
-  { "resnet50", _graft_zoo_build_resnet },
-  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2 },
-  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3 },
-  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3 },
-  { "efficientnet_b0", _graft_zoo_build_efficientnet },
-  { "vit_tiny", _graft_zoo_build_vit },
+  { "resnet18", _graft_zoo_build_resnet, "fc" },
+  { "resnet34", _graft_zoo_build_resnet, "fc" },
+  { "resnet50", _graft_zoo_build_resnet, "fc" },
+  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2, "classifier.1" },
+  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3, "classifier.3" },
+  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3, "classifier.3" },
+  { "efficientnet_b0", _graft_zoo_build_efficientnet, "classifier.1" },
+  { "vit_tiny", _graft_zoo_build_vit, "heads.head" },
 };
 
 static const char *const zoo_names[] = {
@@ -49,6 +50,35 @@ graft_zoo_list (void)
   return zoo_names;
 }
 
+/* The zoo's entry for @arch, or NULL with an error listing the known ones. */
+static const ZooEntry *
+find_entry (const char  *arch,
+            GError     **error)
+{
+  g_autofree char *known = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (zoo); i++)
+    if (g_str_equal (zoo[i].arch, arch))
+      return &zoo[i];
+
+  known = g_strjoinv (", ", (char **) zoo_names);
+  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+               "Unknown architecture “%s”; known ones are %s", arch, known);
+  return NULL;
+}
+
+const char *
+graft_zoo_get_classifier (const char  *arch,
+                          GError     **error)
+{
+  const ZooEntry *entry;
+
+  g_return_val_if_fail (arch != NULL, NULL);
+
+  entry = find_entry (arch, error);
+  return entry != NULL ? entry->classifier : NULL;
+}
+
 GraftModel *
 graft_zoo_build (GraftBackend           *backend,
                  const char             *arch,
@@ -56,6 +86,7 @@ graft_zoo_build (GraftBackend           *backend,
                  GError                **error)
 {
   g_autoptr(GraftModel) model = NULL;
+  const ZooEntry *entry;
   GraftZooOptions defaults;
   int output;
 
@@ -76,31 +107,21 @@ graft_zoo_build (GraftBackend           *backend,
       return NULL;
     }
 
-  for (guint i = 0; i < G_N_ELEMENTS (zoo); i++)
+  entry = find_entry (arch, error);
+  if (entry == NULL)
+    return NULL;
+  model = graft_model_new (backend, arch, options->in_channels, options->seed);
+  output = entry->build (model, arch, options);
+  if (output < 0)
     {
-      if (!g_str_equal (zoo[i].arch, arch))
-        continue;
-      model = graft_model_new (backend, arch, options->in_channels, options->seed);
-      output = zoo[i].build (model, arch, options);
-      if (output < 0)
-        {
-          g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
-                       "%s cannot be built with %u input channels at %u pixels", arch,
-                       options->in_channels, options->image_size);
-          return NULL;
-        }
-      if (!graft_model_finish (model, output, error))
-        return NULL;
-      return g_steal_pointer (&model);
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                   "%s cannot be built with %u input channels at %u pixels", arch,
+                   options->in_channels, options->image_size);
+      return NULL;
     }
-
-  {
-    g_autofree char *known = g_strjoinv (", ", (char **) zoo_names);
-
-    g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
-                 "Unknown architecture “%s”; known ones are %s", arch, known);
-  }
-  return NULL;
+  if (!graft_model_finish (model, output, error))
+    return NULL;
+  return g_steal_pointer (&model);
 }
 
 int

@@ -25,6 +25,12 @@ void                graft_zoo_options_init (GraftZooOptions       *options);
  * "mobilenet_v3_large", "efficientnet_b0", "vit_tiny"; NULL-terminated. */
 const char *const  *graft_zoo_list        (void);
 
+/* The torchvision name of @arch's final linear layer, whose weight is
+ * [classes, features] ("fc", "classifier.3", "heads.head"), or NULL with
+ * GRAFT_MODEL_ERROR_ARCH for an unknown architecture. */
+const char         *graft_zoo_get_classifier (const char         *arch,
+                                              GError            **error);
+
 /* A model of @arch with seeded random weights (convolutions He-normal by their fan-out,
  * linear layers uniform within 1 / sqrt (fan-in), norms at 1 and 0); an unknown
  * architecture or unusable options give GRAFT_MODEL_ERROR_ARCH saying why. */
