@@ -301,12 +301,80 @@ test_networks (void)
   g_assert_true (make_case (&c, 2, 40, 40, 40, 40, 5, 5, 40, TRUE));
   check_case (cpu, rand, &c);
 
-  /* images unfolded in chunks: each image's column matrix holds 64 * 9 * 64 * 64 values,
-   * so three fit the backend's budget and 7 images go as 3, 3 and a last, shorter 1 */
+  /* a ResNet-sized 3x3: each image's column matrix (64 * 9 rows of 64 * 64 columns) is
+   * too large for one tile, so images go in bands of output rows, the last one shorter */
   graft_conv2d_params_init (&c.p);
   c.p.pad_h = c.p.pad_w = 1;
   g_assert_true (make_case (&c, 7, 64, 64, 64, 8, 3, 3, 1, TRUE));
   check_case (cpu, rand, &c);
+}
+
+/* Every way the CPU backend tiles a convolution, at 1, 2, 3 and 5 worker threads (the
+ * tiling depends on the count): bands of output rows of one image (large planes),
+ * several images per tile with a shorter last tile (small planes), 1x1 convolutions
+ * read and written in place or gathered, groups, strides and padding within bands, and
+ * more workers than tiles (a worker that takes no tile adds no weight gradient). */
+static void
+test_tiling (void)
+{
+  const guint threads[] = { 1, 2, 3, 5 };
+
+  for (guint ti = 0; ti < G_N_ELEMENTS (threads); ti++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GraftBackend) cpu = NULL;
+      g_autoptr(GRand) rand = g_rand_new_with_seed (500 + threads[ti]);
+      g_autofree char *count = g_strdup_printf ("%u", threads[ti]);
+      Case c = { 0 };
+
+      g_setenv ("GRAFT_CPU_THREADS", count, TRUE);
+      cpu = graft_backend_open ("cpu", &error);
+      g_unsetenv ("GRAFT_CPU_THREADS");
+      g_assert_no_error (error);
+      g_test_message ("%u threads", threads[ti]);
+
+      /* bands: 32 * 9 rows by 48 columns per output row, two groups, stride 1 */
+      graft_conv2d_params_init (&c.p);
+      c.p.pad_h = c.p.pad_w = 1;
+      g_assert_true (make_case (&c, 3, 64, 48, 45, 10, 3, 3, 2, TRUE));
+      check_case (cpu, rand, &c);
+
+      /* bands with stride 2, dilation and uneven padding */
+      graft_conv2d_params_init (&c.p);
+      c.p.stride_h = c.p.stride_w = 2;
+      c.p.pad_h = 2;
+      c.p.pad_w = 1;
+      c.p.dilation_h = 2;
+      g_assert_true (make_case (&c, 2, 96, 90, 77, 6, 3, 3, 1, FALSE));
+      check_case (cpu, rand, &c);
+
+      /* small planes, several images per tile (11 images: the last tile is shorter) */
+      graft_conv2d_params_init (&c.p);
+      c.p.pad_h = c.p.pad_w = 1;
+      g_assert_true (make_case (&c, 11, 24, 7, 7, 20, 3, 3, 1, TRUE));
+      check_case (cpu, rand, &c);
+
+      /* 1x1, stride 1: in place on large planes (in two bands), gathered on small ones,
+       * and grouped */
+      graft_conv2d_params_init (&c.p);
+      g_assert_true (make_case (&c, 2, 600, 37, 23, 12, 1, 1, 1, TRUE));
+      check_case (cpu, rand, &c);
+      graft_conv2d_params_init (&c.p);
+      g_assert_true (make_case (&c, 9, 40, 5, 6, 12, 1, 1, 1, FALSE));
+      check_case (cpu, rand, &c);
+      graft_conv2d_params_init (&c.p);
+      g_assert_true (make_case (&c, 9, 40, 5, 6, 12, 1, 1, 4, TRUE));
+      check_case (cpu, rand, &c);
+      graft_conv2d_params_init (&c.p);
+      g_assert_true (make_case (&c, 2, 40, 30, 30, 12, 1, 1, 2, TRUE));
+      check_case (cpu, rand, &c);
+
+      /* one image and many workers: the rest take no tile */
+      graft_conv2d_params_init (&c.p);
+      c.p.pad_h = c.p.pad_w = 1;
+      g_assert_true (make_case (&c, 1, 8, 6, 6, 5, 3, 3, 1, TRUE));
+      check_case (cpu, rand, &c);
+    }
 }
 
 static double
@@ -512,6 +580,7 @@ main (int    argc,
   g_test_add_func ("/cpu/conv/output-shape", test_output_shape);
   g_test_add_func ("/cpu/conv/random", test_random);
   g_test_add_func ("/cpu/conv/networks", test_networks);
+  g_test_add_func ("/cpu/conv/tiling", test_tiling);
   g_test_add_func ("/cpu/conv/finite-differences", test_finite_differences);
   g_test_add_func ("/cpu/conv/errors", test_errors);
 

@@ -84,7 +84,10 @@ test_gemm (void)
 {
   g_autoptr(GraftBackend) cpu = graft_backend_open ("cpu", NULL);
   GRand *rand = g_rand_new_with_seed (7);
-  const guint sizes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 17, 1, 33 }, { 64, 64, 64 }, { 65, 31, 129 } };
+  /* the last two are large enough to be split across the worker threads: by panels of
+   * rows (m >= n) and by panels of columns */
+  const guint sizes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 17, 1, 33 }, { 64, 64, 64 }, { 65, 31, 129 },
+                             { 151, 97, 160 }, { 37, 301, 203 } };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
     for (guint t = 0; t < 4; t++)

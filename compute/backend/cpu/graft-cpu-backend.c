@@ -4,7 +4,12 @@
 /* The CPU backend: the reference every Vulkan kernel is tested against and the fallback
  * when no GPU exists. GEMM goes to OpenBLAS; elementwise ops are split across a small
  * pool of worker threads when they are large enough to pay for it. Activations live in
- * graft-cpu-activation.c. */
+ * graft-cpu-activation.c.
+ *
+ * OpenBLAS runs single-threaded, inside the workers: a GEMM is split into row or column
+ * panels, one per worker, and convolutions give each worker its own tiles (unfold, GEMM
+ * and fold while the tile is in the core's cache). OpenBLAS's own threads would spin
+ * between calls and take the cores the workers need. */
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -19,8 +24,12 @@
 /* Tensor storage is aligned to a cache line, as BLAS kernels and vector loops prefer. */
 #define BUFFER_ALIGNMENT 64
 
+/* Threads one op is split across, at most. */
+#define MAX_WORKERS 64
+
 typedef struct {
-  GraftCpuRangeFunc func;
+  GraftCpuRangeFunc  func;
+  GraftCpuWorkerFunc worker_func;   /* instead of func: called with start as the worker */
   gpointer  ctx;
   guint32   start;
   guint32   end;
@@ -61,17 +70,46 @@ _graft_cpu_scratch (GraftCpuBackend  *self,
 }
 
 static void
+run_chunk_here (Chunk *chunk)
+{
+  if (chunk->worker_func != NULL)
+    chunk->worker_func (chunk->ctx, chunk->start);
+  else
+    chunk->func (chunk->ctx, chunk->start, chunk->end);
+}
+
+static void
 run_chunk (gpointer data,
            gpointer user_data)
 {
   Chunk *chunk = data;
   GraftCpuBackend *self = user_data;
 
-  chunk->func (chunk->ctx, chunk->start, chunk->end);
+  run_chunk_here (chunk);
 
   g_mutex_lock (&self->mutex);
   if (--self->pending == 0)
     g_cond_signal (&self->cond);
+  g_mutex_unlock (&self->mutex);
+}
+
+/* Runs chunks[1..parts) on the pool and chunks[0] here; returns when all are done. */
+static void
+run_chunks (GraftCpuBackend *self,
+            Chunk           *chunks,
+            guint            parts)
+{
+  g_mutex_lock (&self->mutex);
+  self->pending = parts - 1;
+  g_mutex_unlock (&self->mutex);
+
+  for (guint i = 1; i < parts; i++)
+    g_thread_pool_push (self->pool, &chunks[i], NULL);
+  run_chunk_here (&chunks[0]);
+
+  g_mutex_lock (&self->mutex);
+  while (self->pending > 0)
+    g_cond_wait (&self->cond, &self->mutex);
   g_mutex_unlock (&self->mutex);
 }
 
@@ -82,7 +120,7 @@ _graft_cpu_parallel_for (GraftCpuBackend   *self,
                          gpointer           ctx)
 {
   guint parts = self->n_threads;
-  Chunk chunks[64];
+  Chunk chunks[MAX_WORKERS];
   guint32 step;
 
   if (n < PARALLEL_MIN_ELEMENTS || self->pool == NULL || parts < 2)
@@ -93,24 +131,33 @@ _graft_cpu_parallel_for (GraftCpuBackend   *self,
 
   parts = MIN (parts, G_N_ELEMENTS (chunks));
   step = (n + parts - 1) / parts;
-
-  g_mutex_lock (&self->mutex);
-  self->pending = parts - 1;
-  g_mutex_unlock (&self->mutex);
-
   for (guint i = 0; i < parts; i++)
+    chunks[i] = (Chunk) { func, NULL, ctx, MIN ((guint64) i * step, n), MIN ((guint64) (i + 1) * step, n) };
+  run_chunks (self, chunks, parts);
+}
+
+guint
+_graft_cpu_n_workers (GraftCpuBackend *self)
+{
+  return self->pool != NULL ? MIN (self->n_threads, MAX_WORKERS) : 1;
+}
+
+void
+_graft_cpu_run_workers (GraftCpuBackend    *self,
+                        GraftCpuWorkerFunc  func,
+                        gpointer            ctx)
+{
+  guint parts = _graft_cpu_n_workers (self);
+  Chunk chunks[MAX_WORKERS];
+
+  if (parts < 2)
     {
-      chunks[i] = (Chunk) { func, ctx, MIN ((guint64) i * step, n), MIN ((guint64) (i + 1) * step, n) };
-      if (i > 0)
-        g_thread_pool_push (self->pool, &chunks[i], NULL);
+      func (ctx, 0);
+      return;
     }
-
-  func (ctx, chunks[0].start, chunks[0].end);
-
-  g_mutex_lock (&self->mutex);
-  while (self->pending > 0)
-    g_cond_wait (&self->cond, &self->mutex);
-  g_mutex_unlock (&self->mutex);
+  for (guint i = 0; i < parts; i++)
+    chunks[i] = (Chunk) { NULL, func, ctx, i, i + 1 };
+  run_chunks (self, chunks, parts);
 }
 
 /* ---- buffers ------------------------------------------------------------------------ */
@@ -313,6 +360,54 @@ cpu_binary (GraftBackend          *backend,
 
 /* ---- GEMM --------------------------------------------------------------------------- */
 
+/* Below this many multiply-adds a GEMM runs on the calling thread alone. */
+#define GEMM_SPLIT_MIN (1u << 21)
+
+typedef struct {
+  const GraftGemmParams *p;
+  const float *a;
+  const float *b;
+  float       *c;
+  float        beta;
+  gboolean     by_rows;   /* workers take panels of C's rows, or else of its columns */
+  guint        parts;
+} GemmCtx;
+
+/* Worker w's panel of C: a slice of op(A)'s rows with all of op(B), or all of op(A)
+ * with a slice of op(B)'s columns. */
+static void
+gemm_panel (gpointer ctx,
+            guint    worker)
+{
+  const GemmCtx *g = ctx;
+  const GraftGemmParams *p = g->p;
+  guint32 size = g->by_rows ? p->m : p->n;
+  guint32 start = (guint32) ((guint64) size * worker / g->parts);
+  guint32 end = (guint32) ((guint64) size * (worker + 1) / g->parts);
+  blasint lda = (blasint) (p->trans_a ? p->m : p->k), ldb = (blasint) (p->trans_b ? p->k : p->n);
+  const float *a = g->a, *b = g->b;
+  float *c = g->c;
+
+  if (end <= start)
+    return;
+  if (g->by_rows)
+    {
+      a += p->trans_a ? start : (gsize) start * p->k;
+      c += (gsize) start * p->n;
+    }
+  else
+    {
+      b += p->trans_b ? (gsize) start * p->k : start;
+      c += start;
+    }
+  cblas_sgemm (CblasRowMajor,
+               p->trans_a ? CblasTrans : CblasNoTrans,
+               p->trans_b ? CblasTrans : CblasNoTrans,
+               (blasint) (g->by_rows ? end - start : p->m),
+               (blasint) (g->by_rows ? p->n : end - start),
+               (blasint) p->k, p->alpha, a, lda, b, ldb, g->beta, c, (blasint) p->n);
+}
+
 static gboolean
 cpu_gemm (GraftBackend           *backend,
           const GraftGemmParams  *p,
@@ -322,9 +417,10 @@ cpu_gemm (GraftBackend           *backend,
           GraftBuffer            *c,
           GError                **error)
 {
-  float beta = p->beta;
+  GraftCpuBackend *self = (GraftCpuBackend *) backend;
+  GemmCtx ctx = { .p = p, .a = a->data, .b = b->data, .c = c->data, .beta = p->beta,
+                  .by_rows = p->m >= p->n, .parts = _graft_cpu_n_workers (self) };
 
-  (void) backend;
   (void) error;
 
   /* C = bias (broadcast over rows) first, then let BLAS accumulate into it. */
@@ -333,24 +429,21 @@ cpu_gemm (GraftBackend           *backend,
       for (guint32 row = 0; row < p->m; row++)
         {
           float *c_row = c->data + (gsize) row * p->n;
-          if (beta == 0.0f)
+          if (ctx.beta == 0.0f)
             memcpy (c_row, bias->data, p->n * sizeof (float));
           else
             for (guint32 col = 0; col < p->n; col++)
-              c_row[col] = beta * c_row[col] + bias->data[col];
+              c_row[col] = ctx.beta * c_row[col] + bias->data[col];
         }
-      beta = 1.0f;
+      ctx.beta = 1.0f;
     }
 
-  cblas_sgemm (CblasRowMajor,
-               p->trans_a ? CblasTrans : CblasNoTrans,
-               p->trans_b ? CblasTrans : CblasNoTrans,
-               (blasint) p->m, (blasint) p->n, (blasint) p->k,
-               p->alpha,
-               a->data, (blasint) (p->trans_a ? p->m : p->k),
-               b->data, (blasint) (p->trans_b ? p->k : p->n),
-               beta,
-               c->data, (blasint) p->n);
+  if ((guint64) p->m * p->n * p->k < GEMM_SPLIT_MIN)
+    ctx.parts = 1;
+  if (ctx.parts == 1)
+    gemm_panel (&ctx, 0);
+  else
+    _graft_cpu_run_workers (self, gemm_panel, &ctx);
   return TRUE;
 }
 
@@ -476,8 +569,7 @@ _graft_cpu_backend_open (const GraftDeviceInfo  *info,
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   self->n_threads = MAX (1, info->n_threads);
-  if (self->n_threads < (guint) openblas_get_num_threads ())
-    openblas_set_num_threads ((int) self->n_threads);
+  openblas_set_num_threads (1);
 
   if (self->n_threads > 1)
     {

@@ -2,21 +2,25 @@
 #define G_LOG_DOMAIN "graft-cpu"
 
 /* 2-D convolution on the CPU.
- *  - General case: images go in chunks of nb (as many as keep the column matrix within
- *    COL_BUDGET values). Per chunk and group, im2col unfolds the images' inputs side by
- *    side into one column matrix [C_in/groups * kh * kw, nb * out_h * out_w] and one
- *    OpenBLAS GEMM multiplies the weight by it, whose result is spread back into the
- *    images' planes. Backward gathers the chunk's output gradient the same way: the
- *    weight gradient is one GEMM per chunk with an inner dimension of nb * out_h * out_w
- *    (accumulated over chunks, beta = 1), the input gradient a GEMM into a column matrix
- *    folded back by col2im. Few, large GEMMs keep BLAS near its peak where a layer's
- *    planes are small (7 × 7 at the end of a ResNet).
+ *  - General case: each worker thread takes tiles of the batch in turn and, per tile,
+ *    unfolds the tile's inputs into a column matrix [C_in/groups * kh * kw, columns]
+ *    (im2col) and multiplies it by the weight with a single-threaded OpenBLAS GEMM while
+ *    it is still in the core's cache. A tile is a band of output rows of one image where
+ *    planes are large, or a few whole images side by side where planes are small (7 × 7
+ *    at the end of a ResNet), so that every GEMM has a few hundred columns.
+ *    Single-image tiles read and write the tensors in place (the output band of an image
+ *    is a strided block of the NCHW tensor); multi-image tiles gather and spread through
+ *    a small matrix. A 1 × 1 convolution with stride 1 and no padding is its own column
+ *    matrix and is not unfolded at all.
+ *    Backward takes whole images (or groups of them) per tile so that no two workers
+ *    fold into the same input plane: the weight gradient accumulates per worker (GEMM
+ *    with beta = 1) and the workers' sums are added at the end; the input gradient is
+ *    W^T times the output gradient, folded back into dx (col2im).
  *  - Depthwise (one channel per group): direct loops threaded over the N x C planes, as
  *    a GEMM with one row per group would waste nearly all of BLAS's work.
- * Scratch: the column matrix and the gathered outputs of one chunk live in the backend's
- * working space (_graft_cpu_scratch), allocated once for the largest layer.
- * Unfolding, folding and the depthwise loops run on the worker threads, GEMM on
- * OpenBLAS's own. */
+ * Scratch: every worker's column matrix, its gathered outputs and its weight-gradient
+ * sum live in the backend's working space (_graft_cpu_scratch), allocated once for the
+ * largest layer. */
 
 #include <cblas.h>
 #include <string.h>
@@ -26,22 +30,17 @@
 typedef struct _ConvCtx ConvCtx;
 typedef void (*ItemFunc) (const ConvCtx *c, guint32 item);
 
+/* The depthwise loops and the bias gradient: items split across the workers. */
 struct _ConvCtx {
   const GraftConvPlan *plan;
   ItemFunc      func;
   guint32       items;
   guint32       cost;     /* work units per item, for splitting */
-  const float  *x;        /* the whole input, or one image's group for im2col */
+  const float  *x;
   const float  *w;
   const float  *b;
   const float  *dy;
-  float        *out;      /* y, dx, dweight, or one image's group for col2im */
-  float        *col;
-  float        *tmp;      /* a chunk's outputs or output gradients, [og, nb * ohw] */
-  guint32       nb;       /* images in the chunk */
-  guint32       n0;       /* its first image */
-  guint32       group;
-  guint32       rows;     /* rows of the column matrix per image: cg * kh * kw */
+  float        *out;      /* y, dx, dweight or dbias */
 };
 
 /* Item i is done by whichever range holds unit i * cost, as in graft-cpu-pool.c. */
@@ -72,10 +71,114 @@ for_each_item (GraftBackend *backend,
   _graft_cpu_parallel_for ((GraftCpuBackend *) backend, items * c->cost, items_range, c);
 }
 
-/* ---- im2col / col2im ---------------------------------------------------------------- */
+/* ---- tiles -------------------------------------------------------------------------- */
 
-/* Row r = (ci * kh + ki) * kw + kj of the column matrix: input channel ci shifted by
- * kernel tap (ki, kj), zero where the tap falls in the padding. */
+/* Column-matrix values per single-image tile: with the GEMM's packed panels it stays
+ * within a core's L2 cache. */
+#define TILE_VALUES (384u << 10)
+/* Columns below which a GEMM loses much of its speed: bands are at least this wide, and
+ * images whose planes are smaller go several to a tile. */
+#define TILE_MIN_COLUMNS 192
+#define TILE_MULTI_COLUMNS 256
+
+#define MAX_WORKERS 64
+
+typedef struct {
+  const GraftConvPlan *p;
+  const float *x;
+  const float *w;
+  const float *b;
+  const float *dy;
+  float       *y;
+  float       *dx;
+  float       *dw;            /* dweight: worker 0's sum */
+  float       *space;         /* the workers' working spaces, stride values apart */
+  gsize        stride;
+  gsize        tmp_at;        /* a worker's gathered matrix, after its column matrix */
+  gsize        sum_at;        /* its weight-gradient sum (workers 1…), after that */
+  guint32      k;             /* rows of the column matrix: cg * kh * kw */
+  guint32      cg;
+  guint32      og;
+  gsize        hw;
+  gsize        ohw;
+  guint32      nb;            /* images per tile */
+  guint32      band;          /* output rows per tile (out_h when nb > 1) */
+  guint32      bands;         /* bands per image */
+  guint32      units;         /* units of work the workers take in turn */
+  gboolean     direct;        /* 1 x 1, stride 1, no padding: x is the column matrix */
+  gint         next;          /* the next unit, taken atomically */
+  gboolean     summed[MAX_WORKERS];   /* whether worker i's weight-gradient sum was written */
+} Tiles;
+
+static void
+plan_tiles (GraftBackend        *backend,
+            const GraftConvPlan *p,
+            Tiles               *t)
+{
+  guint workers = MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS);
+  guint32 rows_fit, rows_min;
+
+  t->p = p;
+  t->cg = p->c_in / p->groups;
+  t->og = p->c_out / p->groups;
+  t->k = t->cg * p->kernel_h * p->kernel_w;
+  t->hw = (gsize) p->in_h * p->in_w;
+  t->ohw = (gsize) p->out_h * p->out_w;
+  t->direct = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+              p->pad_h == 0 && p->pad_w == 0 && p->out_h == p->in_h && p->out_w == p->in_w;
+
+  rows_fit = (guint32) MIN ((guint64) TILE_VALUES / ((guint64) t->k * p->out_w), p->out_h);
+  rows_min = (TILE_MIN_COLUMNS + p->out_w - 1) / p->out_w;
+  t->band = CLAMP (MAX (rows_fit, rows_min), 1, p->out_h);
+  t->nb = 1;
+  if (t->band == p->out_h && t->ohw < TILE_MIN_COLUMNS)
+    {
+      /* small planes: several images per tile, but enough tiles to share out */
+      guint32 want = (guint32) ((TILE_MULTI_COLUMNS + t->ohw - 1) / t->ohw);
+      t->nb = CLAMP (want, 1, MAX (p->n / workers, 1));
+    }
+  t->bands = (p->out_h + t->band - 1) / t->band;
+  t->next = 0;
+  memset (t->summed, 0, sizeof t->summed);
+}
+
+/* Points the tiles at the workers' working spaces: a column matrix of k values per tile
+ * column, a gathered matrix of og per tile column where tiles hold several images, and
+ * a weight-gradient sum for workers past the first where @sums. FALSE with an error
+ * when there is no memory for them. */
+static gboolean
+prepare_space (GraftBackend  *backend,
+               Tiles         *t,
+               gboolean       sums,
+               GError       **error)
+{
+  const GraftConvPlan *p = t->p;
+  guint workers = MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS);
+  guint64 columns = (guint64) t->nb * t->band * p->out_w;
+  guint64 col = t->direct && t->nb == 1 ? 0 : (guint64) t->k * columns;
+  guint64 tmp = t->nb > 1 ? (guint64) t->og * columns : 0;
+  guint64 sum = sums && workers > 1 ? (guint64) p->c_out * t->k : 0;
+  guint64 total;
+
+  /* each part rounded up to a cache line */
+  col = (col + 15) & ~(guint64) 15;
+  tmp = (tmp + 15) & ~(guint64) 15;
+  sum = (sum + 15) & ~(guint64) 15;
+  t->tmp_at = (gsize) col;
+  t->sum_at = (gsize) (col + tmp);
+  t->stride = (gsize) MAX (col + tmp + sum, 16);
+  total = (guint64) t->stride * workers;
+  t->space = total < G_MAXSIZE / sizeof (float)
+             ? _graft_cpu_scratch ((GraftCpuBackend *) backend, (gsize) total, NULL) : NULL;
+  if (t->space != NULL)
+    return TRUE;
+  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
+               "conv2d: no memory for %" G_GUINT64_FORMAT " MiB of working space for a "
+               "%ux%u kernel over %ux%u outputs; use smaller images",
+               (total * sizeof (float)) >> 20, p->kernel_h, p->kernel_w, p->out_h, p->out_w);
+  return FALSE;
+}
+
 /* The outputs ow in [*lo, *hi) whose tap at kernel column kj reads an input column
  * ow * stride - pad + kj * dilation inside [0, in_w); the rest read padding. */
 static inline void
@@ -92,161 +195,107 @@ valid_columns (const GraftConvPlan *p,
   *hi = (guint32) CLAMP (last, (gint64) *lo, (gint64) p->out_w);
 }
 
+/* im2col of output rows [oh0, oh1) of one image's group, whose first input plane is @x:
+ * row r = (ci * kh + ki) * kw + kj of @col (ld values apart) is input channel ci shifted
+ * by kernel tap (ki, kj), zero where the tap falls in the padding. */
 static void
-im2col_row (const ConvCtx *c,
-            guint32        item)
+unfold (const Tiles *t,
+        const float *x,
+        guint32      oh0,
+        guint32      oh1,
+        float       *col,
+        gsize        ld)
 {
-  const GraftConvPlan *p = c->plan;
-  guint32 img = item / c->rows, r = item % c->rows;
+  const GraftConvPlan *p = t->p;
   guint32 taps = p->kernel_h * p->kernel_w;
-  guint32 ci = r / taps, ki = (r % taps) / p->kernel_w, kj = r % p->kernel_w;
-  gsize ohw = (gsize) p->out_h * p->out_w;
-  const float *x = c->x + ((gsize) (c->n0 + img) * p->c_in + (gsize) c->group * (p->c_in / p->groups) + ci)
-                          * p->in_h * p->in_w;
-  float *row = c->col + (gsize) r * c->nb * ohw + (gsize) img * ohw;
 
-  guint32 lo, hi;
-
-  valid_columns (p, kj, &lo, &hi);
-  for (guint32 oh = 0; oh < p->out_h; oh++)
+  for (guint32 r = 0; r < t->k; r++)
     {
-      gint64 h = (gint64) oh * p->stride_h - p->pad_h + (gint64) ki * p->dilation_h;
-      float *dst = row + (gsize) oh * p->out_w;
-      gint64 base;
-
-      if (h < 0 || h >= p->in_h)
-        {
-          memset (dst, 0, p->out_w * sizeof (float));
-          continue;
-        }
-      /* index of the input value that output column ow reads: base + ow * stride */
-      base = h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
-      memset (dst, 0, lo * sizeof (float));
-      if (p->stride_w == 1)
-        memcpy (dst + lo, x + base + lo, (hi - lo) * sizeof (float));
-      else
-        for (guint32 ow = lo; ow < hi; ow++)
-          dst[ow] = x[base + (gint64) ow * p->stride_w];
-      memset (dst + hi, 0, (p->out_w - hi) * sizeof (float));
-    }
-}
-
-/* Folds the rows of image img's input channel ci (item img * cg + ci) back into its plane
- * of dx, summing taps. */
-static void
-col2im_channel (const ConvCtx *c,
-                guint32        item)
-{
-  const GraftConvPlan *p = c->plan;
-  guint32 cg = p->c_in / p->groups;
-  guint32 img = item / cg, ci = item % cg;
-  guint32 taps = p->kernel_h * p->kernel_w;
-  gsize ohw = (gsize) p->out_h * p->out_w;
-  float *dx = c->out + ((gsize) (c->n0 + img) * p->c_in + (gsize) c->group * cg + ci) * p->in_h * p->in_w;
-
-  memset (dx, 0, (gsize) p->in_h * p->in_w * sizeof (float));
-  for (guint32 t = 0; t < taps; t++)
-    {
-      guint32 ki = t / p->kernel_w, kj = t % p->kernel_w;
-      const float *row = c->col + ((gsize) ci * taps + t) * c->nb * ohw + (gsize) img * ohw;
+      guint32 ci = r / taps, ki = (r % taps) / p->kernel_w, kj = r % p->kernel_w;
+      const float *plane = x + (gsize) ci * t->hw;
+      float *row = col + (gsize) r * ld;
       guint32 lo, hi;
 
       valid_columns (p, kj, &lo, &hi);
-      for (guint32 oh = 0; oh < p->out_h; oh++)
+      for (guint32 oh = oh0; oh < oh1; oh++)
         {
           gint64 h = (gint64) oh * p->stride_h - p->pad_h + (gint64) ki * p->dilation_h;
-          const float *src = row + (gsize) oh * p->out_w;
-          gint64 base;
+          float *dst = row + (gsize) (oh - oh0) * p->out_w;
+          const float *src;
 
           if (h < 0 || h >= p->in_h)
-            continue;
-          base = h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
-          if (p->stride_w == 1)
             {
-              float *dst = dx + base + lo;   /* in bounds: lo is a valid column */
-
-              for (guint32 ow = 0; ow < hi - lo; ow++)
-                dst[ow] += src[lo + ow];
+              memset (dst, 0, p->out_w * sizeof (float));
+              continue;
             }
+          /* output column ow reads src[ow * stride] */
+          src = plane + h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
+          memset (dst, 0, lo * sizeof (float));
+          if (p->stride_w == 1)
+            memcpy (dst + lo, src + lo, (hi - lo) * sizeof (float));
           else
             for (guint32 ow = lo; ow < hi; ow++)
-              dx[base + (gint64) ow * p->stride_w] += src[ow];
+              dst[ow] = src[(gsize) ow * p->stride_w];
+          memset (dst + hi, 0, (p->out_w - hi) * sizeof (float));
         }
     }
 }
 
-/* Row o of image img (item img * og + o) between the chunk's matrix [og, nb * ohw] and
- * the image's plane of y (with the bias) or dy. */
+/* col2im: adds the column matrix of output rows [oh0, oh1) back into one image's group
+ * of input-gradient planes, whose first plane is @dx, summing taps. */
 static void
-spread_row (const ConvCtx *c,
-            guint32        item)
+fold (const Tiles *t,
+      const float *col,
+      gsize        ld,
+      guint32      oh0,
+      guint32      oh1,
+      float       *dx)
 {
-  const GraftConvPlan *p = c->plan;
-  guint32 og = p->c_out / p->groups;
-  guint32 img = item / og, o = item % og, co = c->group * og + o;
-  gsize ohw = (gsize) p->out_h * p->out_w;
-  const float *src = c->tmp + (gsize) o * c->nb * ohw + (gsize) img * ohw;
-  float *dst = c->out + ((gsize) (c->n0 + img) * p->c_out + co) * ohw;
-  float b = c->b != NULL ? c->b[co] : 0.0f;
+  const GraftConvPlan *p = t->p;
+  guint32 taps = p->kernel_h * p->kernel_w;
 
-  for (gsize i = 0; i < ohw; i++)
-    dst[i] = src[i] + b;
-}
-
-static void
-gather_row (const ConvCtx *c,
-            guint32        item)
-{
-  const GraftConvPlan *p = c->plan;
-  guint32 og = p->c_out / p->groups;
-  guint32 img = item / og, o = item % og, co = c->group * og + o;
-  gsize ohw = (gsize) p->out_h * p->out_w;
-
-  memcpy (c->tmp + (gsize) o * c->nb * ohw + (gsize) img * ohw,
-          c->dy + ((gsize) (c->n0 + img) * p->c_out + co) * ohw, ohw * sizeof (float));
-}
-
-/* Values a chunk's column matrix may hold: enough images side by side for large GEMMs,
- * few enough to stay within a few tens of megabytes. */
-#define COL_BUDGET (8u << 20)
-
-static guint32
-chunk_images (const GraftConvPlan *p)
-{
-  guint64 per_image = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * p->out_h * p->out_w;
-
-  return (guint32) CLAMP (COL_BUDGET / MAX (per_image, 1), 1, p->n);
-}
-
-/* Points @c at the working space of one chunk of images (chunk_images() of them): the
- * column matrix and the gathered outputs, in the backend's working space. Returns the
- * chunk size, or 0 with an error. */
-static guint32
-prepare_chunks (GraftBackend         *backend,
-                const GraftConvPlan  *p,
-                ConvCtx              *c,
-                GError              **error)
-{
-  guint32 nb = chunk_images (p);
-  guint64 cols = (guint64) nb * p->out_h * p->out_w;
-  guint64 n_col = (guint64) (p->c_in / p->groups) * p->kernel_h * p->kernel_w * cols;
-  guint64 n_tmp = (guint64) (p->c_out / p->groups) * cols;
-  float *space = NULL;
-
-  if (n_col < G_MAXUINT32 && n_tmp < G_MAXUINT32)
-    space = _graft_cpu_scratch ((GraftCpuBackend *) backend, n_col + n_tmp, NULL);
-  if (space != NULL)
+  for (guint32 r = 0; r < t->k; r++)
     {
-      c->col = space;
-      c->tmp = space + n_col;
-      c->rows = (p->c_in / p->groups) * p->kernel_h * p->kernel_w;
-      return nb;
+      guint32 ci = r / taps, ki = (r % taps) / p->kernel_w, kj = r % p->kernel_w;
+      float *plane = dx + (gsize) ci * t->hw;
+      const float *row = col + (gsize) r * ld;
+      guint32 lo, hi;
+
+      valid_columns (p, kj, &lo, &hi);
+      for (guint32 oh = oh0; oh < oh1; oh++)
+        {
+          gint64 h = (gint64) oh * p->stride_h - p->pad_h + (gint64) ki * p->dilation_h;
+          const float *src = row + (gsize) (oh - oh0) * p->out_w;
+          float *dst;
+
+          if (h < 0 || h >= p->in_h)
+            continue;
+          dst = plane + h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
+          if (p->stride_w == 1)
+            for (guint32 ow = lo; ow < hi; ow++)
+              dst[ow] += src[ow];
+          else
+            for (guint32 ow = lo; ow < hi; ow++)
+              dst[(gsize) ow * p->stride_w] += src[ow];
+        }
     }
-  g_set_error (error, GRAFT_DEVICE_ERROR, GRAFT_DEVICE_ERROR_OUT_OF_MEMORY,
-               "conv2d: no memory for the %" G_GUINT64_FORMAT "-value column matrix of a "
-               "%ux%u kernel over %ux%u outputs; use smaller images",
-               n_col, p->kernel_h, p->kernel_w, p->out_h, p->out_w);
-  return 0;
+}
+
+static inline const float *
+image_input (const Tiles *t,
+             const float *x,
+             guint32      n,
+             guint32      g)
+{
+  return x + ((gsize) n * t->p->c_in + (gsize) g * t->cg) * t->hw;
+}
+
+static inline gsize
+output_at (const Tiles *t,
+           guint32      n,
+           guint32      g)
+{
+  return ((gsize) n * t->p->c_out + (gsize) g * t->og) * t->ohw;
 }
 
 /* ---- depthwise ---------------------------------------------------------------------- */
@@ -354,6 +403,73 @@ depthwise_dweight_channel (const ConvCtx *c,
 
 /* ---- forward ------------------------------------------------------------------------ */
 
+/* Unit u: band u % bands of the images of tile u / bands, every group. */
+static void
+forward_worker (gpointer ctx,
+                guint    worker)
+{
+  Tiles *t = ctx;
+  const GraftConvPlan *p = t->p;
+  float *col = t->space + worker * t->stride, *tmp = col + t->tmp_at;
+  guint u;
+
+  while ((u = (guint) g_atomic_int_add (&t->next, 1)) < t->units)
+    {
+      guint32 n0 = (u / t->bands) * t->nb, nb = MIN (t->nb, p->n - n0);
+      guint32 oh0 = (u % t->bands) * t->band, oh1 = MIN (oh0 + t->band, p->out_h);
+      gsize per_image = (gsize) (oh1 - oh0) * p->out_w, cols = nb * per_image;
+
+      for (guint32 g = 0; g < p->groups; g++)
+        {
+          const float *wg = t->w + (gsize) g * t->og * t->k;
+          const float *b = t->b != NULL ? t->b + (gsize) g * t->og : NULL;
+          const float *src = col;
+          gsize ldb = cols;
+
+          if (t->direct && nb == 1)
+            {
+              src = image_input (t, t->x, n0, g) + (gsize) oh0 * p->out_w;
+              ldb = t->hw;
+            }
+          else
+            for (guint32 i = 0; i < nb; i++)
+              unfold (t, image_input (t, t->x, n0 + i, g), oh0, oh1, col + i * per_image, cols);
+
+          if (nb == 1)
+            {
+              /* straight into the image's band of y */
+              float *y = t->y + output_at (t, n0, g) + (gsize) oh0 * p->out_w;
+
+              cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                           (blasint) t->og, (blasint) cols, (blasint) t->k,
+                           1.0f, wg, (blasint) t->k, src, (blasint) ldb,
+                           0.0f, y, (blasint) t->ohw);
+              if (b != NULL)
+                for (guint32 o = 0; o < t->og; o++)
+                  for (gsize i = 0; i < cols; i++)
+                    y[o * t->ohw + i] += b[o];
+              continue;
+            }
+
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                       (blasint) t->og, (blasint) cols, (blasint) t->k,
+                       1.0f, wg, (blasint) t->k, src, (blasint) ldb,
+                       0.0f, tmp, (blasint) cols);
+          /* spread [og, nb * ohw] into the images' planes, with the bias */
+          for (guint32 i = 0; i < nb; i++)
+            for (guint32 o = 0; o < t->og; o++)
+              {
+                const float *from = tmp + o * cols + i * per_image;
+                float *to = t->y + output_at (t, n0 + i, g) + (gsize) o * t->ohw;
+                float bias = b != NULL ? b[o] : 0.0f;
+
+                for (gsize j = 0; j < per_image; j++)
+                  to[j] = from[j] + bias;
+              }
+        }
+    }
+}
+
 gboolean
 _graft_cpu_conv2d (GraftBackend         *backend,
                    const GraftConvPlan  *p,
@@ -363,37 +479,26 @@ _graft_cpu_conv2d (GraftBackend         *backend,
                    GraftBuffer          *y,
                    GError              **error)
 {
-  guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
-  guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
-  guint32 nb;
-  ConvCtx c = { .plan = p, .x = x->data, .w = weight->data,
-                .b = bias != NULL ? bias->data : NULL, .out = y->data };
+  Tiles t;
 
   if (_graft_conv_plan_is_depthwise (p))
     {
-      for_each_item (backend, &c, depthwise_forward_plane, p->n * p->c_in, ohw);
+      ConvCtx c = { .plan = p, .x = x->data, .w = weight->data,
+                    .b = bias != NULL ? bias->data : NULL, .out = y->data };
+
+      for_each_item (backend, &c, depthwise_forward_plane, p->n * p->c_in, (guint64) p->out_h * p->out_w);
       return TRUE;
     }
 
-  nb = prepare_chunks (backend, p, &c, error);
-  if (nb == 0)
+  plan_tiles (backend, p, &t);
+  if (!prepare_space (backend, &t, FALSE, error))
     return FALSE;
-
-  for (guint32 n0 = 0; n0 < p->n; n0 += nb)
-    for (guint32 g = 0; g < p->groups; g++)
-      {
-        const float *wg = weight->data + (gsize) g * og * k;
-
-        c.n0 = n0;
-        c.nb = MIN (nb, p->n - n0);
-        c.group = g;
-        for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                     (blasint) og, (blasint) (c.nb * ohw), (blasint) k,
-                     1.0f, wg, (blasint) k, c.col, (blasint) (c.nb * ohw),
-                     0.0f, c.tmp, (blasint) (c.nb * ohw));
-        for_each_item (backend, &c, spread_row, c.nb * og, ohw);
-      }
+  t.x = x->data;
+  t.w = weight->data;
+  t.b = bias != NULL ? bias->data : NULL;
+  t.y = y->data;
+  t.units = ((p->n + t.nb - 1) / t.nb) * t.bands;
+  _graft_cpu_run_workers ((GraftCpuBackend *) backend, forward_worker, &t);
   return TRUE;
 }
 
@@ -417,6 +522,129 @@ bias_gradient_channel (const ConvCtx *c,
   c->out[co] = (float) sum;
 }
 
+/* Unit u: every band and group of the images of tile u, so that only this worker folds
+ * into their planes of dx. */
+static void
+backward_worker (gpointer ctx,
+                 guint    worker)
+{
+  Tiles *t = ctx;
+  const GraftConvPlan *p = t->p;
+  float *col = t->space + worker * t->stride, *tmp = col + t->tmp_at;
+  float *sum = worker == 0 ? t->dw : col + t->sum_at;
+  guint u;
+
+  while ((u = (guint) g_atomic_int_add (&t->next, 1)) < t->units)
+    {
+      guint32 n0 = u * t->nb, nb = MIN (t->nb, p->n - n0);
+
+      for (guint32 g = 0; g < p->groups; g++)
+        {
+          const float *wg = t->w + (gsize) g * t->og * t->k;
+          gboolean dx_in_place = t->direct && nb == 1;
+
+          if (t->dx != NULL && !dx_in_place)
+            for (guint32 i = 0; i < nb; i++)
+              memset (t->dx + ((gsize) (n0 + i) * p->c_in + (gsize) g * t->cg) * t->hw, 0,
+                      t->cg * t->hw * sizeof (float));
+
+          for (guint32 oh0 = 0; oh0 < p->out_h; oh0 += t->band)
+            {
+              guint32 oh1 = MIN (oh0 + t->band, p->out_h);
+              gsize per_image = (gsize) (oh1 - oh0) * p->out_w, cols = nb * per_image;
+              const float *dy = tmp;
+              gsize lddy = cols;
+
+              if (nb == 1)
+                {
+                  dy = t->dy + output_at (t, n0, g) + (gsize) oh0 * p->out_w;
+                  lddy = t->ohw;
+                }
+              else
+                for (guint32 i = 0; i < nb; i++)
+                  for (guint32 o = 0; o < t->og; o++)
+                    memcpy (tmp + o * cols + i * per_image,
+                            t->dy + output_at (t, n0 + i, g) + (gsize) o * t->ohw,
+                            per_image * sizeof (float));
+
+              if (t->dw != NULL)
+                {
+                  /* sum_g [og, k] (+)= dy [og, cols] x col^T [cols, k] */
+                  const float *src = col;
+                  gsize ldb = cols;
+
+                  if (t->direct && nb == 1)
+                    {
+                      src = image_input (t, t->x, n0, g) + (gsize) oh0 * p->out_w;
+                      ldb = t->hw;
+                    }
+                  else
+                    for (guint32 i = 0; i < nb; i++)
+                      unfold (t, image_input (t, t->x, n0 + i, g), oh0, oh1, col + i * per_image, cols);
+                  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
+                               (blasint) t->og, (blasint) t->k, (blasint) cols,
+                               1.0f, dy, (blasint) lddy, src, (blasint) ldb,
+                               t->summed[worker] || oh0 > 0 ? 1.0f : 0.0f,
+                               sum + (gsize) g * t->og * t->k, (blasint) t->k);
+                }
+
+              if (t->dx != NULL)
+                {
+                  /* col [k, cols] = W_g^T [k, og] x dy [og, cols], folded into dx */
+                  if (dx_in_place)
+                    {
+                      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
+                                   (blasint) t->k, (blasint) cols, (blasint) t->og,
+                                   1.0f, wg, (blasint) t->k, dy, (blasint) lddy, 0.0f,
+                                   t->dx + ((gsize) n0 * p->c_in + (gsize) g * t->cg) * t->hw
+                                   + (gsize) oh0 * p->out_w, (blasint) t->hw);
+                      continue;
+                    }
+                  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
+                               (blasint) t->k, (blasint) cols, (blasint) t->og,
+                               1.0f, wg, (blasint) t->k, dy, (blasint) lddy,
+                               0.0f, col, (blasint) cols);
+                  for (guint32 i = 0; i < nb; i++)
+                    fold (t, col + i * per_image, cols, oh0, oh1,
+                          t->dx + ((gsize) (n0 + i) * p->c_in + (gsize) g * t->cg) * t->hw);
+                }
+            }
+        }
+      t->summed[worker] = TRUE;
+    }
+}
+
+typedef struct {
+  Tiles  *t;
+  guint   workers;
+} SumCtx;
+
+/* dweight[start, end) = the sums of the workers that wrote one */
+static void
+add_sums_range (gpointer ctx,
+                guint32  start,
+                guint32  end)
+{
+  const SumCtx *s = ctx;
+  const Tiles *t = s->t;
+  gboolean any = t->summed[0];
+
+  for (guint w = 1; w < s->workers; w++)
+    if (t->summed[w])
+      {
+        const float *from = t->space + w * t->stride + t->sum_at;
+
+        if (!any)
+          memcpy (t->dw + start, from + start, (end - start) * sizeof (float));
+        else
+          for (guint32 i = start; i < end; i++)
+            t->dw[i] += from[i];
+        any = TRUE;
+      }
+  if (!any)
+    memset (t->dw + start, 0, (end - start) * sizeof (float));
+}
+
 gboolean
 _graft_cpu_conv2d_backward (GraftBackend         *backend,
                             const GraftConvPlan  *p,
@@ -428,11 +656,11 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
                             GraftBuffer          *dbias,
                             GError              **error)
 {
-  guint32 cg = p->c_in / p->groups, og = p->c_out / p->groups;
-  guint32 k = cg * p->kernel_h * p->kernel_w, ohw = p->out_h * p->out_w;
-  gsize hw = (gsize) p->in_h * p->in_w;
-  guint32 nb;
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data, .dy = dy->data };
+  guint32 ohw = p->out_h * p->out_w;
+  gsize hw = (gsize) p->in_h * p->in_w;
+  SumCtx sums;
+  Tiles t;
 
   if (dbias != NULL)
     {
@@ -457,46 +685,21 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
 
   if (dx == NULL && dweight == NULL)
     return TRUE;
-  nb = prepare_chunks (backend, p, &c, error);
-  if (nb == 0)
+  plan_tiles (backend, p, &t);
+  if (!prepare_space (backend, &t, dweight != NULL, error))
     return FALSE;
+  t.x = x->data;
+  t.w = weight->data;
+  t.dy = dy->data;
+  t.dx = dx != NULL ? dx->data : NULL;
+  t.dw = dweight != NULL ? dweight->data : NULL;
+  t.units = (p->n + t.nb - 1) / t.nb;
+  _graft_cpu_run_workers ((GraftCpuBackend *) backend, backward_worker, &t);
 
-  for (guint32 n0 = 0; n0 < p->n; n0 += nb)
-    for (guint32 g = 0; g < p->groups; g++)
-      {
-        const float *wg = weight->data + (gsize) g * og * k;
-        blasint cols;
-
-        c.n0 = n0;
-        c.nb = MIN (nb, p->n - n0);
-        c.group = g;
-        /* the chunk's matrices are packed for its own image count: the last chunk may
-         * hold fewer than nb */
-        cols = (blasint) (c.nb * ohw);
-        /* tmp [og, nb * ohw] = the chunk's dy for this group, images side by side */
-        for_each_item (backend, &c, gather_row, c.nb * og, ohw);
-
-        if (dweight != NULL)
-          {
-            /* dW_g [og, k] (+)= dy [og, nb * ohw] x col^T [nb * ohw, k], summed over chunks */
-            for_each_item (backend, &c, im2col_row, c.nb * k, ohw);
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
-                         (blasint) og, (blasint) k, cols,
-                         1.0f, c.tmp, cols, c.col, cols,
-                         n0 == 0 ? 0.0f : 1.0f,
-                         dweight->data + (gsize) g * og * k, (blasint) k);
-          }
-        if (dx != NULL)
-          {
-            /* col [k, nb * ohw] = W_g^T [k, og] x dy [og, nb * ohw], folded into dx */
-            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans,
-                         (blasint) k, cols, (blasint) og,
-                         1.0f, wg, (blasint) k, c.tmp, cols,
-                         0.0f, c.col, cols);
-            c.out = dx->data;
-            for_each_item (backend, &c, col2im_channel, c.nb * cg,
-                           (guint64) p->kernel_h * p->kernel_w * ohw);
-          }
-      }
+  if (t.dw != NULL)
+    {
+      sums = (SumCtx) { &t, MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS) };
+      _graft_cpu_parallel_for ((GraftCpuBackend *) backend, p->c_out * t.k, add_sums_range, &sums);
+    }
   return TRUE;
 }

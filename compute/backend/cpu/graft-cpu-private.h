@@ -36,6 +36,21 @@ void     _graft_cpu_parallel_for         (GraftCpuBackend    *self,
                                           GraftCpuRangeFunc   func,
                                           gpointer            ctx);
 
+/* Work of worker @worker (0 ≤ worker < _graft_cpu_n_workers ()) of an op described by
+ * @ctx; the workers share out the work among themselves. */
+typedef void (*GraftCpuWorkerFunc) (gpointer ctx,
+                                    guint    worker);
+
+/* Threads _graft_cpu_run_workers () calls its function on. */
+guint    _graft_cpu_n_workers            (GraftCpuBackend    *self);
+
+/* Calls @func once for each worker, all at the same time, the calling thread being
+ * worker 0; returns when all have finished. OpenBLAS may be called from @func: it runs
+ * single-threaded in the calling worker. */
+void     _graft_cpu_run_workers          (GraftCpuBackend    *self,
+                                          GraftCpuWorkerFunc  func,
+                                          gpointer            ctx);
+
 /* Working space of at least @n_floats values, owned by the backend and reused by every
  * op (ops run one at a time): after the largest op has run once, nothing is allocated.
  * Valid until the next call. */
