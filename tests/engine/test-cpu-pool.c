@@ -103,8 +103,9 @@ ref_forward (const Case  *c,
                     gint64 w = (gint64) ow * c->p.stride_w - c->p.pad_w + kw * c->p.dilation_w;
                     if (h < 0 || w < 0 || h >= (gint64) H || w >= (gint64) W)
                       continue;
-                    /* strictly greater: the first maximum in scan order stays */
-                    if (best_i < 0 || xp[h * W + w] > best)
+                    /* strictly greater: the first maximum in scan order stays; a NaN
+                     * beats everything (the last NaN in scan order) */
+                    if (best_i < 0 || xp[h * W + w] > best || isnan (xp[h * W + w]))
                       {
                         best = xp[h * W + w];
                         best_i = h * (gint64) W + w;
@@ -466,6 +467,51 @@ test_output_shape (void)
     }
 }
 
+/* Max pooling propagates NaN as PyTorch does, in the windows inside the plane (which
+ * take a vectorised path) as at its edges: values and positions equal the reference's. */
+static void
+test_max_nan (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftBackend) cpu = graft_backend_open ("cpu", &error);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (31);
+  const guint strides[] = { 1, 2 };
+
+  g_assert_no_error (error);
+  for (guint si = 0; si < G_N_ELEMENTS (strides); si++)
+    {
+      Case c = { .kind = KIND_MAX, .in = { 2, 3, 17, 23 } };
+      gsize n_in = 2 * 3 * 17 * 23, n_out, nans = 0;
+      g_autofree float *x = graft_test_random (rand, n_in);
+      g_autofree float *indices = NULL, *got = NULL;
+      g_autofree double *want = NULL;
+      g_autofree gint64 *argmax = NULL;
+
+      graft_pool2d_params_init (&c.p, 3, 3);
+      c.p.stride_h = c.p.stride_w = strides[si];
+      c.p.pad_h = c.p.pad_w = 1;
+      g_assert_true (graft_pool2d_output_shape (c.in, &c.p, c.out, &error));
+      g_assert_no_error (error);
+      for (gsize i = 0; i < n_in; i++)
+        if (g_rand_int_range (rand, 0, 20) == 0)
+          {
+            x[i] = NAN;
+            nans++;
+          }
+      g_assert_cmpuint (nans, >, 10);
+      n_out = c.out[0] * c.out[1] * c.out[2] * c.out[3];
+      want = g_new (double, n_out);
+      argmax = g_new (gint64, n_out);
+      ref_forward (&c, x, want, argmax);
+      got = run_forward (cpu, &c, x, &indices);
+      for (gsize i = 0; i < n_out; i++)
+        if (isnan (got[i]) != isnan (want[i]) || (!isnan (got[i]) && got[i] != (float) want[i]) ||
+            indices[i] != (float) argmax[i])
+          g_error ("stride %u: output %zu is %g at %g, expected %g at %" G_GINT64_FORMAT,
+                   strides[si], i, got[i], indices[i], want[i], argmax[i]);
+    }
+}
+
 /* Global average pooling of a ResNet-sized feature map, checked against double sums. */
 static void
 test_global (void)
@@ -575,6 +621,7 @@ main (int    argc,
   g_test_add_data_func ("/cpu/pool/max", GINT_TO_POINTER (KIND_MAX), test_random);
   g_test_add_data_func ("/cpu/pool/avg", GINT_TO_POINTER (KIND_AVG), test_random);
   g_test_add_data_func ("/cpu/pool/adaptive", GINT_TO_POINTER (KIND_ADAPTIVE), test_random);
+  g_test_add_func ("/cpu/pool/max-nan", test_max_nan);
   g_test_add_func ("/cpu/pool/global", test_global);
   g_test_add_func ("/cpu/pool/threads", test_threads);
   g_test_add_func ("/cpu/pool/errors", test_errors);
