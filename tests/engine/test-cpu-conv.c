@@ -377,6 +377,52 @@ test_tiling (void)
     }
 }
 
+/* 3x3 convolutions with stride 1, at least 16 channels each way and 144 outputs per
+ * plane go through Winograd's F(2x2, 3x3): even and odd planes (a last, partial row and
+ * column of 2x2 blocks), padding 0, 1 and 2 and uneven, rows of blocks split into
+ * chunks on large planes and several images per chunk on small ones, with and without
+ * bias, at 1, 2 and 3 worker threads. The tolerances are the direct sum's: the
+ * transforms hold only 0, ±1 and ±1/2. */
+static void
+test_winograd (void)
+{
+  const guint threads[] = { 1, 2, 3 };
+  const struct { guint n, c_in, h, w, c_out, pad_h, pad_w; gboolean bias; } cases[] = {
+    { 2, 16, 12, 12, 16, 1, 1, TRUE },
+    { 3, 17, 13, 15, 19, 1, 1, FALSE },
+    { 2, 16, 14, 16, 24, 0, 0, TRUE },
+    { 2, 20, 11, 12, 16, 2, 2, FALSE },
+    { 2, 16, 14, 11, 16, 0, 2, TRUE },
+    { 1, 32, 61, 57, 16, 1, 1, TRUE },
+    { 9, 16, 12, 13, 16, 1, 1, FALSE },
+  };
+
+  for (guint ti = 0; ti < G_N_ELEMENTS (threads); ti++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GraftBackend) cpu = NULL;
+      g_autoptr(GRand) rand = g_rand_new_with_seed (900 + threads[ti]);
+      g_autofree char *count = g_strdup_printf ("%u", threads[ti]);
+
+      g_setenv ("GRAFT_CPU_THREADS", count, TRUE);
+      cpu = graft_backend_open ("cpu", &error);
+      g_unsetenv ("GRAFT_CPU_THREADS");
+      g_assert_no_error (error);
+      g_test_message ("%u threads", threads[ti]);
+      for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+        {
+          Case c = { 0 };
+
+          graft_conv2d_params_init (&c.p);
+          c.p.pad_h = cases[i].pad_h;
+          c.p.pad_w = cases[i].pad_w;
+          g_assert_true (make_case (&c, cases[i].n, cases[i].c_in, cases[i].h, cases[i].w,
+                                    cases[i].c_out, 3, 3, 1, cases[i].bias));
+          check_case (cpu, rand, &c);
+        }
+    }
+}
+
 static double
 loss_of (GraftTensor  *ty,
          const float  *r)
@@ -581,6 +627,7 @@ main (int    argc,
   g_test_add_func ("/cpu/conv/random", test_random);
   g_test_add_func ("/cpu/conv/networks", test_networks);
   g_test_add_func ("/cpu/conv/tiling", test_tiling);
+  g_test_add_func ("/cpu/conv/winograd", test_winograd);
   g_test_add_func ("/cpu/conv/finite-differences", test_finite_differences);
   g_test_add_func ("/cpu/conv/errors", test_errors);
 

@@ -16,6 +16,8 @@
  *    fold into the same input plane: the weight gradient accumulates per worker (GEMM
  *    with beta = 1) and the workers' sums are added at the end; the input gradient is
  *    W^T times the output gradient, folded back into dx (col2im).
+ *  - 3 x 3 with stride 1 and at least 16 channels each way: Winograd's F(2x2, 3x3) in
+ *    graft-cpu-winograd.c, the same scheme with 2.25 times fewer multiplications.
  *  - Depthwise (one channel per group): direct loops threaded over the N x C planes, as
  *    a GEMM with one row per group would waste nearly all of BLAS's work.
  * Scratch: every worker's column matrix, its gathered outputs and its weight-gradient
@@ -495,6 +497,9 @@ _graft_cpu_conv2d (GraftBackend         *backend,
       return TRUE;
     }
 
+  if (_graft_cpu_winograd_applies (p))
+    return _graft_cpu_winograd_forward (backend, p, x, weight, bias, y, error);
+
   plan_tiles (backend, p, &t);
   if (!prepare_space (backend, &t, FALSE, error))
     return FALSE;
@@ -690,6 +695,8 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
 
   if (dx == NULL && dweight == NULL)
     return TRUE;
+  if (_graft_cpu_winograd_applies (p))
+    return _graft_cpu_winograd_backward (backend, p, x, weight, dy, dx, dweight, error);
   plan_tiles (backend, p, &t);
   if (!prepare_space (backend, &t, dweight != NULL, error))
     return FALSE;

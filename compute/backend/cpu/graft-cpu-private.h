@@ -9,6 +9,7 @@
  *   graft-cpu-shape.c       strided copies (concatenation), nearest upsampling, dropout
  *   graft-cpu-attention.c   batched transpose, multi-head attention forward and backward
  *   graft-cpu-conv.c        2-D convolution, im2col + GEMM, depthwise direct loops
+ *   graft-cpu-winograd.c    3x3 stride-1 convolution by Winograd's F(2x2, 3x3)
  *   graft-cpu-norm.c        batch and layer normalisation
  *   graft-cpu-loss.c        softmax cross-entropy
  *   graft-cpu-optim.c       SGD and AdamW steps, gradient-norm clipping */
@@ -127,6 +128,24 @@ gboolean _graft_cpu_attention_backward   (GraftBackend              *backend,
                                           GraftBuffer               *dout,
                                           GraftBuffer               *dqkv,
                                           GError                   **error);
+
+/* graft-cpu-winograd.c: whether it takes a convolution, its forward and backward */
+gboolean _graft_cpu_winograd_applies     (const GraftConvPlan  *plan);
+gboolean _graft_cpu_winograd_forward     (GraftBackend         *backend,
+                                          const GraftConvPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *bias,
+                                          GraftBuffer          *y,
+                                          GError              **error);
+gboolean _graft_cpu_winograd_backward    (GraftBackend         *backend,
+                                          const GraftConvPlan  *plan,
+                                          GraftBuffer          *x,
+                                          GraftBuffer          *weight,
+                                          GraftBuffer          *dy,
+                                          GraftBuffer          *dx,
+                                          GraftBuffer          *dweight,
+                                          GError              **error);
 
 /* graft-cpu-conv.c */
 gboolean _graft_cpu_conv2d               (GraftBackend         *backend,
