@@ -236,9 +236,13 @@ unfold (const Tiles *t,
           src = plane + h * p->in_w + (gint64) kj * p->dilation_w - p->pad_w;
           for (guint32 ow = 0; ow < lo; ow++)
             dst[ow] = 0.0f;
+          /* strides 1 and 2 spelt out: the compiler vectorises those */
           if (p->stride_w == 1)
             for (guint32 ow = lo; ow < hi; ow++)
               dst[ow] = src[ow];
+          else if (p->stride_w == 2)
+            for (guint32 ow = lo; ow < hi; ow++)
+              dst[ow] = src[(gsize) ow * 2];
           else
             for (guint32 ow = lo; ow < hi; ow++)
               dst[ow] = src[(gsize) ow * p->stride_w];
@@ -281,6 +285,9 @@ fold (const Tiles *t,
           if (p->stride_w == 1)
             for (guint32 ow = lo; ow < hi; ow++)
               dst[ow] += src[ow];
+          else if (p->stride_w == 2)
+            for (guint32 ow = lo; ow < hi; ow++)
+              dst[(gsize) ow * 2] += src[ow];
           else
             for (guint32 ow = lo; ow < hi; ow++)
               dst[(gsize) ow * p->stride_w] += src[ow];
