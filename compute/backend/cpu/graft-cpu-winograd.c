@@ -225,13 +225,54 @@ load_row (const float *plane,
     r[j] = 0.0f;
   if (hi > lo)
     {
-      const float *row = plane + h * sw;
+      const float *row = plane + h * sw - (gint64) pad;   /* row[j] for j >= pad */
 
-      for (guint32 j = lo; j < hi; j++)
-        r[j] = row[j - pad];
+      for (gsize j = lo; j < hi; j++)
+        r[j] = row[j];
     }
   for (guint32 j = MAX (hi, lo); j < len; j++)
     r[j] = 0.0f;
+}
+
+/* Bᵀ applied down four rows (restrict: the rows do not overlap, which lets the
+ * compiler vectorise without checking). */
+static inline void
+combine_rows_bt (const float *restrict r0,
+                 const float *restrict r1,
+                 const float *restrict r2,
+                 const float *restrict r3,
+                 float *restrict       t0,
+                 float *restrict       t1,
+                 float *restrict       t2,
+                 float *restrict       t3,
+                 gsize                 len)
+{
+  for (gsize j = 0; j < len; j++)
+    {
+      t0[j] = r0[j] - r2[j];
+      t1[j] = r1[j] + r2[j];
+      t2[j] = r2[j] - r1[j];
+      t3[j] = r1[j] - r3[j];
+    }
+}
+
+/* A applied down two rows of output gradients, giving four. */
+static inline void
+combine_rows_a (const float *restrict g0,
+                const float *restrict g1,
+                float *restrict       t0,
+                float *restrict       t1,
+                float *restrict       t2,
+                float *restrict       t3,
+                gsize                 len)
+{
+  for (gsize j = 0; j < len; j++)
+    {
+      t0[j] = g0[j];
+      t1[j] = g0[j] + g1[j];
+      t2[j] = g0[j] - g1[j];
+      t3[j] = -g1[j];
+    }
 }
 
 /* v[ξ][c][t] = Bᵀ d B of every 4 x 4 tile d of src in the chunk. A row of tiles reads
@@ -268,15 +309,7 @@ transform_inputs (const Pass *w,
 
               for (int a = 0; a < 4; a++)
                 load_row (plane, h0 + a, w->sh, w->sw, w->pad_w, len, r[a]);
-              for (guint32 j = 0; j < len; j++)
-                {
-                  float d0 = r[0][j], d1 = r[1][j], d2 = r[2][j], d3 = r[3][j];
-
-                  t[0][j] = d0 - d2;
-                  t[1][j] = d1 + d2;
-                  t[2][j] = d2 - d1;
-                  t[3][j] = d1 - d3;
-                }
+              combine_rows_bt (r[0], r[1], r[2], r[3], t[0], t[1], t[2], t[3], len);
               for (int a = 0; a < 4; a++)
                 {
                   const float *ta = t[a];
@@ -285,7 +318,7 @@ transform_inputs (const Pass *w,
                   float *v2 = v + (gsize) (a * 4 + 2) * slab + at;
                   float *v3 = v + (gsize) (a * 4 + 3) * slab + at;
 
-                  for (guint32 tc = 0; tc < tw; tc++)
+                  for (gsize tc = 0; tc < tw; tc++)
                     {
                       float e0 = ta[2 * tc], e1 = ta[2 * tc + 1], e2 = ta[2 * tc + 2], e3 = ta[2 * tc + 3];
 
@@ -352,7 +385,7 @@ convolve_worker (gpointer ctx,
                       const float *m3 = m + ((gsize) (3 * 4 + b) * w->cd + o) * tiles + at;
                       float *s0 = s + (gsize) b * tw, *s1 = s + (gsize) (4 + b) * tw;
 
-                      for (guint32 tc = 0; tc < tw; tc++)
+                      for (gsize tc = 0; tc < tw; tc++)
                         {
                           s0[tc] = m0[tc] + m1[tc] + m2[tc];
                           s1[tc] = m1[tc] - m2[tc] - m3[tc];
@@ -364,12 +397,12 @@ convolve_worker (gpointer ctx,
                       const float *q2 = s + (gsize) (a * 4 + 2) * tw, *q3 = s + (gsize) (a * 4 + 3) * tw;
                       float *out = plane + (gsize) (tr * 2 + a) * w->dw;
 
-                      for (guint32 tc = 0; tc < tw; tc++)
+                      for (gsize tc = 0; tc < tw; tc++)
                         {
                           line[2 * tc] = q0[tc] + q1[tc] + q2[tc] + bias;
                           line[2 * tc + 1] = q1[tc] - q2[tc] - q3[tc] + bias;
                         }
-                      for (guint32 x = 0; x < w->dw; x++)
+                      for (gsize x = 0; x < w->dw; x++)
                         out[x] = line[x];
                     }
                 }
@@ -419,13 +452,7 @@ products_worker (gpointer ctx,
                     t[a] = rows + (gsize) (2 + a) * len;
                   load_row (plane, (gint64) tr * 2, w->dh, w->dw, 0, len, g0);
                   load_row (plane, (gint64) tr * 2 + 1, w->dh, w->dw, 0, len, g1);
-                  for (guint32 j = 0; j < len; j++)
-                    {
-                      t[0][j] = g0[j];
-                      t[1][j] = g0[j] + g1[j];
-                      t[2][j] = g0[j] - g1[j];
-                      t[3][j] = -g1[j];
-                    }
+                  combine_rows_a (g0, g1, t[0], t[1], t[2], t[3], len);
                   for (int a = 0; a < 4; a++)
                     {
                       const float *ta = t[a];
@@ -434,7 +461,7 @@ products_worker (gpointer ctx,
                       float *e2 = e + (gsize) (a * 4 + 2) * slab + at;
                       float *e3 = e + (gsize) (a * 4 + 3) * slab + at;
 
-                      for (guint32 tc = 0; tc < tw; tc++)
+                      for (gsize tc = 0; tc < tw; tc++)
                         {
                           float x0 = ta[2 * tc], x1 = ta[2 * tc + 1];
 
