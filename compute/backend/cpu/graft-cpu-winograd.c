@@ -28,8 +28,10 @@
 
 #include "graft-cpu-private.h"
 
-/* Tiles per chunk: GEMMs with about this many columns. */
+/* Tiles per chunk: GEMMs with about this many columns, twice as many from 128 channels
+ * on, where the longer GEMMs gain more than the chunk's spill out of L2 costs. */
 #define CHUNK_TILES 196
+#define CHUNK_TILES_WIDE 392
 
 #define MAX_WORKERS 64
 
@@ -497,15 +499,16 @@ plan (GraftBackend  *backend,
 {
   GraftCpuBackend *self = (GraftCpuBackend *) backend;
   guint workers = MIN (_graft_cpu_n_workers (self), MAX_WORKERS);
+  guint32 target = MIN (w->cs, w->cd) >= 128 ? CHUNK_TILES_WIDE : CHUNK_TILES;
   guint64 tiles, v, m, r, s, shared, total;
 
   w->tiles_h = (w->dh + 1) / 2;
   w->tiles_w = (w->dw + 1) / 2;
   w->nb = 1;
-  w->rows = CLAMP (CHUNK_TILES / w->tiles_w, 1, w->tiles_h);
-  if (w->rows == w->tiles_h && (guint64) w->tiles_h * w->tiles_w < CHUNK_TILES)
+  w->rows = CLAMP (target / w->tiles_w, 1, w->tiles_h);
+  if (w->rows == w->tiles_h && (guint64) w->tiles_h * w->tiles_w < target)
     {
-      guint32 want = CHUNK_TILES / (w->tiles_h * w->tiles_w);
+      guint32 want = target / (w->tiles_h * w->tiles_w);
       w->nb = CLAMP (want, 1, MAX (w->n / workers, 1));
     }
   w->chunks_per_image = (w->tiles_h + w->rows - 1) / w->rows;
