@@ -395,6 +395,7 @@ test_winograd (void)
     { 2, 16, 14, 11, 16, 0, 2, TRUE },
     { 1, 32, 61, 57, 16, 1, 1, TRUE },
     { 9, 16, 12, 13, 16, 1, 1, FALSE },
+    { 3, 128, 13, 15, 128, 1, 1, TRUE },    /* the longer chunks of wide layers */
   };
 
   for (guint ti = 0; ti < G_N_ELEMENTS (threads); ti++)
