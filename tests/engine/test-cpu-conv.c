@@ -309,6 +309,22 @@ test_networks (void)
   check_case (cpu, rand, &c);
 }
 
+/* The CPU backend with @threads worker threads. */
+static GraftBackend *
+open_cpu (guint threads)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *count = g_strdup_printf ("%u", threads);
+  GraftBackend *cpu;
+
+  g_setenv ("GRAFT_CPU_THREADS", count, TRUE);
+  cpu = graft_backend_open ("cpu", &error);
+  g_unsetenv ("GRAFT_CPU_THREADS");
+  g_assert_no_error (error);
+  g_test_message ("%u threads", threads);
+  return cpu;
+}
+
 /* Every way the CPU backend tiles a convolution, at 1, 2, 3 and 5 worker threads (the
  * tiling depends on the count): bands of output rows of one image (large planes),
  * several images per tile with a shorter last tile (small planes), 1x1 convolutions
@@ -321,17 +337,9 @@ test_tiling (void)
 
   for (guint ti = 0; ti < G_N_ELEMENTS (threads); ti++)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GraftBackend) cpu = NULL;
+      g_autoptr(GraftBackend) cpu = open_cpu (threads[ti]);
       g_autoptr(GRand) rand = g_rand_new_with_seed (500 + threads[ti]);
-      g_autofree char *count = g_strdup_printf ("%u", threads[ti]);
       Case c = { 0 };
-
-      g_setenv ("GRAFT_CPU_THREADS", count, TRUE);
-      cpu = graft_backend_open ("cpu", &error);
-      g_unsetenv ("GRAFT_CPU_THREADS");
-      g_assert_no_error (error);
-      g_test_message ("%u threads", threads[ti]);
 
       /* bands: 32 * 9 rows by 48 columns per output row, two groups, stride 1 */
       graft_conv2d_params_init (&c.p);
@@ -400,16 +408,8 @@ test_winograd (void)
 
   for (guint ti = 0; ti < G_N_ELEMENTS (threads); ti++)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GraftBackend) cpu = NULL;
+      g_autoptr(GraftBackend) cpu = open_cpu (threads[ti]);
       g_autoptr(GRand) rand = g_rand_new_with_seed (900 + threads[ti]);
-      g_autofree char *count = g_strdup_printf ("%u", threads[ti]);
-
-      g_setenv ("GRAFT_CPU_THREADS", count, TRUE);
-      cpu = graft_backend_open ("cpu", &error);
-      g_unsetenv ("GRAFT_CPU_THREADS");
-      g_assert_no_error (error);
-      g_test_message ("%u threads", threads[ti]);
       for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
         {
           Case c = { 0 };

@@ -415,6 +415,32 @@ depthwise_dweight_channel (const ConvCtx *c,
       }
 }
 
+/* The column matrix of group g of a tile (nb images from n0, output rows [oh0, oh1)):
+ * the input itself for a 1x1 convolution of one image, or else unfolded into @col, the
+ * images side by side. Returns it, with its row stride in *ld. */
+static const float *
+tile_columns (const Tiles *t,
+              guint32      n0,
+              guint32      nb,
+              guint32      g,
+              guint32      oh0,
+              guint32      oh1,
+              float       *col,
+              gsize       *ld)
+{
+  gsize per_image = (gsize) (oh1 - oh0) * t->p->out_w;
+
+  if (t->direct && nb == 1)
+    {
+      *ld = t->hw;
+      return image_input (t, t->x, n0, g) + (gsize) oh0 * t->p->out_w;
+    }
+  *ld = nb * per_image;
+  for (guint32 i = 0; i < nb; i++)
+    unfold (t, image_input (t, t->x, n0 + i, g), oh0, oh1, col + i * per_image, *ld);
+  return col;
+}
+
 /* ---- forward ------------------------------------------------------------------------ */
 
 /* Unit u: band u % bands of the images of tile u / bands, every group. */
@@ -437,17 +463,8 @@ forward_worker (gpointer ctx,
         {
           const float *wg = t->w + (gsize) g * t->og * t->k;
           const float *b = t->b != NULL ? t->b + (gsize) g * t->og : NULL;
-          const float *src = col;
-          gsize ldb = cols;
-
-          if (t->direct && nb == 1)
-            {
-              src = image_input (t, t->x, n0, g) + (gsize) oh0 * p->out_w;
-              ldb = t->hw;
-            }
-          else
-            for (guint32 i = 0; i < nb; i++)
-              unfold (t, image_input (t, t->x, n0 + i, g), oh0, oh1, col + i * per_image, cols);
+          gsize ldb;
+          const float *src = tile_columns (t, n0, nb, g, oh0, oh1, col, &ldb);
 
           if (nb == 1)
             {
@@ -587,17 +604,9 @@ backward_worker (gpointer ctx,
               if (t->dw != NULL)
                 {
                   /* sum_g [og, k] (+)= dy [og, cols] x col^T [cols, k] */
-                  const float *src = col;
-                  gsize ldb = cols;
+                  gsize ldb;
+                  const float *src = tile_columns (t, n0, nb, g, oh0, oh1, col, &ldb);
 
-                  if (t->direct && nb == 1)
-                    {
-                      src = image_input (t, t->x, n0, g) + (gsize) oh0 * p->out_w;
-                      ldb = t->hw;
-                    }
-                  else
-                    for (guint32 i = 0; i < nb; i++)
-                      unfold (t, image_input (t, t->x, n0 + i, g), oh0, oh1, col + i * per_image, cols);
                   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans,
                                (blasint) t->og, (blasint) t->k, (blasint) cols,
                                1.0f, dy, (blasint) lddy, src, (blasint) ldb,
