@@ -108,7 +108,8 @@ typedef struct {
   guint32      bands;         /* bands per image */
   guint32      units;         /* units of work the workers take in turn */
   gboolean     direct;        /* 1 x 1, stride 1, no padding: x is the column matrix */
-  gint         next;          /* the next unit, taken atomically */
+  gint         next;          /* the next unit, taken atomically (forward) */
+  guint        workers;
   gboolean     summed[MAX_WORKERS];   /* whether worker i's weight-gradient sum was written */
 } Tiles;
 
@@ -141,6 +142,7 @@ plan_tiles (GraftBackend        *backend,
     }
   t->bands = (p->out_h + t->band - 1) / t->band;
   t->next = 0;
+  t->workers = workers;
   memset (t->summed, 0, sizeof t->summed);
 }
 
@@ -566,9 +568,11 @@ backward_worker (gpointer ctx,
   const GraftConvPlan *p = t->p;
   float *col = t->space + worker * t->stride, *tmp = col + t->tmp_at;
   float *sum = worker == 0 ? t->dw : col + t->sum_at;
-  guint u;
 
-  while ((u = (guint) g_atomic_int_add (&t->next, 1)) < t->units)
+  /* units dealt out in a fixed order, not taken as workers free up: each worker's
+   * weight-gradient sum then adds the same tiles in the same order on every run, and
+   * training is reproducible bit for bit */
+  for (guint u = worker; u < t->units; u += t->workers)
     {
       guint32 n0 = u * t->nb, nb = MIN (t->nb, p->n - n0);
 

@@ -59,7 +59,8 @@ typedef struct {
   guint32      chunks_per_image;
   guint32      nb;            /* images per chunk */
   guint32      units;
-  gint         next;
+  gint         next;          /* the next unit, taken atomically (convolutions) */
+  guint        workers;
   gboolean     summed[MAX_WORKERS];
 } Pass;
 
@@ -424,9 +425,9 @@ products_worker (gpointer ctx,
   float *sum = worker == 0 ? w->sum0 : v + w->sum_at;
   gsize dhw = (gsize) w->dh * w->dw;
   guint32 tw = w->tiles_w, len = 2 * tw;
-  guint u;
 
-  while ((u = (guint) g_atomic_int_add (&w->next, 1)) < w->units)
+  /* chunks dealt out in a fixed order (see graft-cpu-conv.c): reproducible sums */
+  for (guint u = worker; u < w->units; u += w->workers)
     {
       guint32 n0, nb, r0, r1;
       gsize tiles, slab;
@@ -514,6 +515,7 @@ plan (GraftBackend  *backend,
   w->chunks_per_image = (w->tiles_h + w->rows - 1) / w->rows;
   w->units = ((w->n + w->nb - 1) / w->nb) * w->chunks_per_image;
   w->next = 0;
+  w->workers = workers;
   memset (w->summed, 0, sizeof w->summed);
 
   tiles = (guint64) w->nb * w->rows * w->tiles_w;
