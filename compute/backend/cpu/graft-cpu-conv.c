@@ -12,12 +12,14 @@
  *    is a strided block of the NCHW tensor); multi-image tiles gather and spread through
  *    a small matrix. A 1 × 1 convolution with stride 1 and no padding is its own column
  *    matrix and is not unfolded at all.
- *    Backward takes whole images (or groups of them) per tile so that no two workers
- *    fold into the same input plane: the weight gradient accumulates per worker (GEMM
- *    with beta = 1) and the workers' sums are added at the end; the input gradient is
- *    W^T times the output gradient, folded back into dx (col2im).
- *  - 3 x 3 with stride 1 and at least 16 channels each way: Winograd's F(2x2, 3x3) in
- *    graft-cpu-winograd.c, the same scheme with 2.25 times fewer multiplications.
+ *    Backward deals whole images (or groups of them) out to the workers in a fixed
+ *    order, so that no two workers fold into the same input plane and each worker's
+ *    weight-gradient sum (GEMMs with beta = 1, the workers' sums added at the end) is
+ *    the same from run to run; the input gradient is W^T times the output gradient,
+ *    folded back into dx (col2im).
+ *  - 3 x 3 with stride 1, at least 16 channels each way and 12 x 12 outputs: Winograd's
+ *    F(2x2, 3x3) in graft-cpu-winograd.c, the same scheme with 2.25 times fewer
+ *    multiplications.
  *  - Depthwise (one channel per group): direct loops threaded over the N x C planes, as
  *    a GEMM with one row per group would waste nearly all of BLAS's work.
  * Scratch: every worker's column matrix, its gathered outputs and its weight-gradient

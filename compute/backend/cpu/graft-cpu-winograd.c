@@ -8,16 +8,15 @@
  * channels) multiply 2.25 times fewer numbers than im2col's.
  *
  *   forward   Y  = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
- *   dx        dd = B  [ (G g Gᵀ) ⊙ (A dy Aᵀ) ] Bᵀ   (scattered back over the tiles)
  *   dweight   dg = Gᵀ [ Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B) ] G
  *
- * The backward formulas are the forward one's trilinear form Σ dy·y differentiated by d
- * and by g. The transforms hold only 0, ±1 and ±1/2, so rounding stays close to that of
- * a direct sum.
- *
- * The input gradient is itself such a convolution, of dy with the kernels turned by
+ * The weight gradient is the forward formula's trilinear form Σ dy·y differentiated by
+ * g. The input gradient is itself such a convolution, of dy with the kernels turned by
  * 180° and their channels swapped, over padding 2 - pad, so it runs the forward pass
- * and nothing scatters. Work is shared out as in graft-cpu-conv.c: each worker takes
+ * and nothing scatters. The transforms hold only 0, ±1 and ±1/2, so rounding stays
+ * close to that of a direct sum.
+ *
+ * Work is shared out as in graft-cpu-conv.c: each worker takes
  * chunks of tiles (rows of tiles of one image, or several small images), transforms
  * them into its own working space row by row in loops the compiler vectorises, runs
  * the 16 GEMMs single-threaded and transforms back while the chunk is in cache. The
