@@ -260,17 +260,13 @@ _graft_vk_record (GraftVkBackend  *self,
   return frame->cmd;
 }
 
-gboolean
-_graft_vk_submit (GraftVkBackend  *self,
-                  GError         **error)
+guint64
+_graft_vk_queue_submit (GraftVkBackend   *self,
+                        VkCommandBuffer   cmd,
+                        const char       *what,
+                        GError          **error)
 {
-  GraftVkFrame *frame = &self->frames[self->current];
   guint64 value = self->submitted + 1;
-  VkMemoryBarrier to_host = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
-  };
   VkTimelineSemaphoreSubmitInfo timeline = {
     .sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
     .signalSemaphoreValueCount = 1,
@@ -280,11 +276,35 @@ _graft_vk_submit (GraftVkBackend  *self,
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
     .pNext = &timeline,
     .commandBufferCount = 1,
-    .pCommandBuffers = &frame->cmd,
+    .pCommandBuffers = &cmd,
     .signalSemaphoreCount = 1,
     .pSignalSemaphores = &self->timeline,
   };
   VkResult result;
+
+  result = self->vk->QueueSubmit (self->queue, 1, &submit, VK_NULL_HANDLE);
+  if (result != VK_SUCCESS)
+    {
+      /* the value will never be signalled: the backend is unusable */
+      fail (self, result, what, error);
+      return 0;
+    }
+  self->submitted = value;
+  return value;
+}
+
+gboolean
+_graft_vk_submit (GraftVkBackend  *self,
+                  GError         **error)
+{
+  GraftVkFrame *frame = &self->frames[self->current];
+  VkMemoryBarrier to_host = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+  };
+  VkResult result;
+  guint64 value;
 
   if (!frame->recording)
     return TRUE;
@@ -300,12 +320,11 @@ _graft_vk_submit (GraftVkBackend  *self,
   if (result != VK_SUCCESS)
     return fail (self, result, "Finishing a command buffer", error);
 
-  result = self->vk->QueueSubmit (self->queue, 1, &submit, VK_NULL_HANDLE);
-  if (result != VK_SUCCESS)
-    return fail (self, result, "Submitting work", error);
+  value = _graft_vk_queue_submit (self, frame->cmd, "Submitting work", error);
+  if (value == 0)
+    return FALSE;
 
   frame->value = value;
-  self->submitted = value;
   self->current = (self->current + 1) % GRAFT_VK_N_FRAMES;
   return _graft_vk_poll (self, error);
 }

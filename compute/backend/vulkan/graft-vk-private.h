@@ -371,6 +371,12 @@ VkCommandBuffer _graft_vk_record        (GraftVkBackend  *self,
                                          GError         **error);
 /* The timeline value the commands being recorded will signal. */
 guint64         _graft_vk_recording_value (GraftVkBackend *self);
+/* Submits @cmd to signal the timeline's next value, and returns that value; 0 with an
+ * error (naming @what) if the queue refused it, after which the backend is lost. */
+guint64         _graft_vk_queue_submit  (GraftVkBackend  *self,
+                                         VkCommandBuffer  cmd,
+                                         const char      *what,
+                                         GError         **error);
 /* Submits what was recorded (nothing if empty). */
 gboolean        _graft_vk_submit        (GraftVkBackend  *self,
                                          GError         **error);

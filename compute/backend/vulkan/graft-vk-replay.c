@@ -243,23 +243,9 @@ _graft_vk_replay (GraftBackend    *backend,
                   GError         **error)
 {
   GraftVkBackend *self = GRAFT_VK_BACKEND (backend);
-  guint64 value;
-  VkTimelineSemaphoreSubmitInfo timeline = {
-    .sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
-    .signalSemaphoreValueCount = 1,
-    .pSignalSemaphoreValues = &value,
-  };
-  VkSubmitInfo submit = {
-    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .pNext = &timeline,
-    .commandBufferCount = 1,
-    .pCommandBuffers = &rec->cmd,
-    .signalSemaphoreCount = 1,
-    .pSignalSemaphores = &self->timeline,
-  };
   GHashTableIter iter;
   gpointer key;
-  VkResult result;
+  guint64 value;
 
   g_return_val_if_fail (rec->ended, FALSE);
 
@@ -273,17 +259,9 @@ _graft_vk_replay (GraftBackend    *backend,
   if (!_graft_vk_wait (self, rec->value, error))
     return FALSE;
 
-  value = self->submitted + 1;
-  result = self->vk->QueueSubmit (self->queue, 1, &submit, VK_NULL_HANDLE);
-  if (result != VK_SUCCESS)
-    {
-      /* The value will never be signalled: the backend is unusable, as after a failed
-       * frame submission. */
-      self->lost = TRUE;
-      _graft_vk_set_error (error, result, "Replaying a recording failed on %s", backend->info->name);
-      return FALSE;
-    }
-  self->submitted = value;
+  value = _graft_vk_queue_submit (self, rec->cmd, "Replaying a recording", error);
+  if (value == 0)
+    return FALSE;
   rec->value = value;
 
   g_hash_table_iter_init (&iter, rec->buffers);
