@@ -559,6 +559,23 @@ mark_needs_grad (GraftModel *self)
     }
 }
 
+/* A backward pass needs a prepared model, a forward pass to go back through and the
+ * gradient tensors (allocated on the first call). */
+static gboolean
+backward_ready (GraftModel  *self,
+                GError     **error)
+{
+  if (!check_prepared (self, error))
+    return FALSE;
+  if (!self->forward_done)
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
+                   "%s: backward needs a forward pass first", self->arch);
+      return FALSE;
+    }
+  return _graft_model_prepare_grads (self, error);
+}
+
 gboolean
 graft_model_backward (GraftModel   *self,
                       GraftTensor  *grad_output,
@@ -569,15 +586,7 @@ graft_model_backward (GraftModel   *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_prepared (self, error))
-    return FALSE;
-  if (!self->forward_done)
-    {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
-                   "%s: backward needs a forward pass first", self->arch);
-      return FALSE;
-    }
-  if (!_graft_model_prepare_grads (self, error))
+  if (!backward_ready (self, error))
     return FALSE;
 
   /* from here the gradients are being overwritten: until the pass completes, no
@@ -626,16 +635,8 @@ graft_model_backward_cross_entropy (GraftModel   *self,
   g_return_val_if_fail (self != NULL && target != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_prepared (self, error))
-    return FALSE;
   /* the loss of an output that no forward pass computed would be meaningless */
-  if (!self->forward_done)
-    {
-      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
-                   "%s: backward needs a forward pass first", self->arch);
-      return FALSE;
-    }
-  if (!_graft_model_prepare_grads (self, error))
+  if (!backward_ready (self, error))
     return FALSE;
   out = _graft_model_node (self, self->output);
   if (!graft_op_cross_entropy (out->y, target, class_weight, label_smoothing, self->loss,
