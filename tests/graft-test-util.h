@@ -2,7 +2,7 @@
 #pragma once
 
 /* Helpers shared by the engine's test programs: random operands, tensors made from host
- * data and read back, and whether CI demands a Vulkan device. */
+ * data and read back, whether CI demands a Vulkan device, and a backend of each kind. */
 
 #include "graft.h"
 
@@ -54,4 +54,29 @@ graft_test_download (GraftTensor *t)
   graft_tensor_download (t, data, n, &error);
   g_assert_no_error (error);
   return data;
+}
+
+/* One backend of each kind this machine has: the CPU and the first Vulkan device, if
+ * any (*have_vulkan says). */
+static inline GPtrArray *
+graft_test_backends (gboolean *have_vulkan)
+{
+  GPtrArray *backends = g_ptr_array_new_with_free_func ((GDestroyNotify) graft_backend_unref);
+  g_autoptr(GPtrArray) devices = graft_device_list (NULL);
+
+  *have_vulkan = FALSE;
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const GraftDeviceInfo *info = g_ptr_array_index (devices, i);
+      g_autoptr(GError) error = NULL;
+      GraftBackend *backend;
+
+      if (info->backend == GRAFT_BACKEND_KIND_VULKAN && *have_vulkan)
+        continue;
+      backend = graft_backend_open_device (info, &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (backends, backend);
+      *have_vulkan |= info->backend == GRAFT_BACKEND_KIND_VULKAN;
+    }
+  return backends;
 }

@@ -180,27 +180,18 @@ int
 main (int    argc,
       char **argv)
 {
-  g_autoptr(GPtrArray) backends = g_ptr_array_new_with_free_func ((GDestroyNotify) graft_backend_unref);
-  g_autoptr(GPtrArray) devices = graft_device_list (NULL);
-  gboolean have_vulkan = FALSE;
+  g_autoptr(GPtrArray) backends = NULL;
+  gboolean have_vulkan;
 
   g_test_init (&argc, &argv, NULL);
 
-  for (guint i = 0; i < devices->len; i++)
+  backends = graft_test_backends (&have_vulkan);
+  for (guint i = 0; i < backends->len; i++)
     {
-      const GraftDeviceInfo *info = g_ptr_array_index (devices, i);
-      g_autoptr(GError) error = NULL;
-      g_autofree char *path = NULL;
-      GraftBackend *backend;
+      GraftBackend *backend = g_ptr_array_index (backends, i);
+      gboolean vulkan = graft_backend_get_info (backend)->backend == GRAFT_BACKEND_KIND_VULKAN;
+      g_autofree char *path = g_strdup_printf ("/nn/training/%s", vulkan ? "vulkan" : "cpu");
 
-      if (info->backend == GRAFT_BACKEND_KIND_VULKAN && have_vulkan)
-        continue;
-      backend = graft_backend_open_device (info, &error);
-      g_assert_no_error (error);
-      g_ptr_array_add (backends, backend);
-      have_vulkan |= info->backend == GRAFT_BACKEND_KIND_VULKAN;
-      path = g_strdup_printf ("/nn/training/%s",
-                              info->backend == GRAFT_BACKEND_KIND_VULKAN ? "vulkan" : "cpu");
       g_test_add_data_func (path, backend, test_training);
     }
   if (!have_vulkan && graft_test_require_vulkan ())

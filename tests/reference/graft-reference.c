@@ -120,23 +120,8 @@ graft_reference_error (const float *got,
 GPtrArray *
 graft_reference_backends (void)
 {
-  GPtrArray *backends = g_ptr_array_new_with_free_func ((GDestroyNotify) graft_backend_unref);
-  g_autoptr(GPtrArray) devices = graft_device_list (NULL);
-  gboolean have_vulkan = FALSE;
-
-  for (guint i = 0; i < devices->len; i++)
-    {
-      const GraftDeviceInfo *info = g_ptr_array_index (devices, i);
-      g_autoptr(GError) error = NULL;
-      GraftBackend *backend;
-
-      if (info->backend == GRAFT_BACKEND_KIND_VULKAN && have_vulkan)
-        continue;
-      backend = graft_backend_open_device (info, &error);
-      g_assert_no_error (error);
-      g_ptr_array_add (backends, backend);
-      have_vulkan |= info->backend == GRAFT_BACKEND_KIND_VULKAN;
-    }
+  gboolean have_vulkan;
+  GPtrArray *backends = graft_test_backends (&have_vulkan);
 
   if (!have_vulkan && graft_test_require_vulkan ())
     g_test_fail_printf ("no Vulkan device to check (GRAFT_TEST_REQUIRE_VULKAN=1)");
