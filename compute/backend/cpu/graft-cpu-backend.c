@@ -24,9 +24,6 @@
 /* Tensor storage is aligned to a cache line, as BLAS kernels and vector loops prefer. */
 #define BUFFER_ALIGNMENT 64
 
-/* Threads one op is split across, at most. */
-#define MAX_WORKERS 64
-
 typedef struct {
   GraftCpuRangeFunc  func;
   GraftCpuWorkerFunc worker_func;   /* instead of func: called with start as the worker */
@@ -120,7 +117,7 @@ _graft_cpu_parallel_for (GraftCpuBackend   *self,
                          gpointer           ctx)
 {
   guint parts = self->n_threads;
-  Chunk chunks[MAX_WORKERS];
+  Chunk chunks[GRAFT_CPU_MAX_WORKERS];
   guint32 step;
 
   if (n < PARALLEL_MIN_ELEMENTS || self->pool == NULL || parts < 2)
@@ -139,7 +136,7 @@ _graft_cpu_parallel_for (GraftCpuBackend   *self,
 guint
 _graft_cpu_n_workers (GraftCpuBackend *self)
 {
-  return self->pool != NULL ? MIN (self->n_threads, MAX_WORKERS) : 1;
+  return self->pool != NULL ? MIN (self->n_threads, GRAFT_CPU_MAX_WORKERS) : 1;
 }
 
 void
@@ -148,7 +145,7 @@ _graft_cpu_run_workers (GraftCpuBackend    *self,
                         gpointer            ctx)
 {
   guint parts = _graft_cpu_n_workers (self);
-  Chunk chunks[MAX_WORKERS];
+  Chunk chunks[GRAFT_CPU_MAX_WORKERS];
 
   if (parts < 2)
     {

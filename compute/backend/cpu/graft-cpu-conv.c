@@ -85,8 +85,6 @@ for_each_item (GraftBackend *backend,
 #define TILE_MIN_COLUMNS 192
 #define TILE_MULTI_COLUMNS 256
 
-#define MAX_WORKERS 64
-
 typedef struct {
   const GraftConvPlan *p;
   const float *x;
@@ -112,7 +110,7 @@ typedef struct {
   gboolean     direct;        /* 1 x 1, stride 1, no padding: x is the column matrix */
   gint         next;          /* the next unit, taken atomically (forward) */
   guint        workers;
-  gboolean     summed[MAX_WORKERS];   /* whether worker i's weight-gradient sum was written */
+  gboolean     summed[GRAFT_CPU_MAX_WORKERS];   /* whether worker i's weight-gradient sum was written */
 } Tiles;
 
 static void
@@ -120,7 +118,7 @@ plan_tiles (GraftBackend        *backend,
             const GraftConvPlan *p,
             Tiles               *t)
 {
-  guint workers = MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS);
+  guint workers = _graft_cpu_n_workers ((GraftCpuBackend *) backend);
   guint32 rows_fit, rows_min;
 
   t->p = p;
@@ -159,11 +157,10 @@ prepare_space (GraftBackend  *backend,
                GError       **error)
 {
   const GraftConvPlan *p = t->p;
-  guint workers = MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS);
   guint64 columns = (guint64) t->nb * t->band * p->out_w;
   guint64 col = t->direct && t->nb == 1 ? 0 : (guint64) t->k * columns;
   guint64 tmp = t->nb > 1 ? (guint64) t->og * columns : 0;
-  guint64 sum = sums && workers > 1 ? (guint64) p->c_out * t->k : 0;
+  guint64 sum = sums && t->workers > 1 ? (guint64) p->c_out * t->k : 0;
   guint64 total;
 
   /* each part rounded up to a cache line */
@@ -173,7 +170,7 @@ prepare_space (GraftBackend  *backend,
   t->tmp_at = (gsize) col;
   t->sum_at = (gsize) (col + tmp);
   t->stride = (gsize) MAX (col + tmp + sum, 16);
-  total = (guint64) t->stride * workers;
+  total = (guint64) t->stride * t->workers;
   t->space = total < G_MAXSIZE / sizeof (float)
              ? _graft_cpu_scratch ((GraftCpuBackend *) backend, (gsize) total, NULL) : NULL;
   if (t->space != NULL)
@@ -646,22 +643,16 @@ backward_worker (gpointer ctx,
     }
 }
 
-typedef struct {
-  Tiles  *t;
-  guint   workers;
-} SumCtx;
-
 /* dweight[start, end) = the sums of the workers that wrote one */
 static void
 add_sums_range (gpointer ctx,
                 guint32  start,
                 guint32  end)
 {
-  const SumCtx *s = ctx;
-  const Tiles *t = s->t;
+  const Tiles *t = ctx;
   gboolean any = t->summed[0];
 
-  for (guint w = 1; w < s->workers; w++)
+  for (guint w = 1; w < t->workers; w++)
     if (t->summed[w])
       {
         const float *from = t->space + w * t->stride + t->sum_at;
@@ -691,7 +682,6 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
   ConvCtx c = { .plan = p, .x = x->data, .w = weight->data, .dy = dy->data };
   guint32 ohw = p->out_h * p->out_w;
   gsize hw = (gsize) p->in_h * p->in_w;
-  SumCtx sums;
   Tiles t;
 
   if (dbias != NULL)
@@ -732,8 +722,7 @@ _graft_cpu_conv2d_backward (GraftBackend         *backend,
 
   if (t.dw != NULL)
     {
-      sums = (SumCtx) { &t, MIN (_graft_cpu_n_workers ((GraftCpuBackend *) backend), MAX_WORKERS) };
-      _graft_cpu_parallel_for ((GraftCpuBackend *) backend, p->c_out * t.k, add_sums_range, &sums);
+      _graft_cpu_parallel_for ((GraftCpuBackend *) backend, p->c_out * t.k, add_sums_range, &t);
     }
   return TRUE;
 }

@@ -25,6 +25,9 @@ struct _GraftBuffer {
 
 typedef struct _GraftCpuBackend GraftCpuBackend;
 
+/* Threads one op is split across, at most. */
+#define GRAFT_CPU_MAX_WORKERS 64
+
 /* Work on the elements [start, end) of an op described by @ctx. */
 typedef void (*GraftCpuRangeFunc) (gpointer ctx,
                                    guint32  start,

@@ -32,8 +32,6 @@
 #define CHUNK_TILES 196
 #define CHUNK_TILES_WIDE 392
 
-#define MAX_WORKERS 64
-
 /* One pass: a stride-1 3 x 3 convolution of src into dst (forward: x into y; input
  * gradient: dy into dx), or the weight gradient's products of x and dy. */
 typedef struct {
@@ -60,7 +58,7 @@ typedef struct {
   guint32      units;
   gint         next;          /* the next unit, taken atomically (convolutions) */
   guint        workers;
-  gboolean     summed[MAX_WORKERS];
+  gboolean     summed[GRAFT_CPU_MAX_WORKERS];
 } Pass;
 
 gboolean
@@ -131,7 +129,6 @@ typedef struct {
   gboolean     turned;        /* for the input gradient: u [16][c_in][c_out], turned 180° */
   const Pass  *pass;          /* kernels_out_range: the pass whose products to sum */
   float       *dweight;
-  guint        workers;
 } KernelCtx;
 
 /* The transformed kernels of the pairs [start, end) of the output of u. */
@@ -177,7 +174,7 @@ kernels_out_range (gpointer ctx,
     {
       float m[16] = { 0 };
 
-      for (guint wk = 0; wk < k->workers; wk++)
+      for (guint wk = 0; wk < w->workers; wk++)
         {
           const float *sum = wk == 0 ? w->sum0 : w->space + wk * w->stride + w->sum_at;
 
@@ -498,7 +495,7 @@ plan (GraftBackend  *backend,
       GError       **error)
 {
   GraftCpuBackend *self = (GraftCpuBackend *) backend;
-  guint workers = MIN (_graft_cpu_n_workers (self), MAX_WORKERS);
+  guint workers = _graft_cpu_n_workers (self);
   guint32 target = MIN (w->cs, w->cd) >= 128 ? CHUNK_TILES_WIDE : CHUNK_TILES;
   guint64 tiles, v, m, r, s, shared, total;
 
@@ -591,8 +588,7 @@ _graft_cpu_winograd_backward (GraftBackend         *backend,
                  .dy = dy->data, .cd = p->c_out, .dh = p->out_h, .dw = p->out_w,
                  .pad_h = p->pad_h, .pad_w = p->pad_w };
       KernelCtx k = { .c_out = p->c_out, .c_in = p->c_in, .pass = &w,
-                      .dweight = dweight->data,
-                      .workers = MIN (_graft_cpu_n_workers (self), MAX_WORKERS) };
+                      .dweight = dweight->data };
 
       if (!plan (backend, &w, TRUE, error))
         return FALSE;
