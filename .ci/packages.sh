@@ -6,6 +6,7 @@ GRAFT_PACKAGES_ENGINE=(
   meson ninja-build pkg-config gcc libc6-dev python3
   glslc libvulkan-dev libvulkan1 mesa-vulkan-drivers
   libglib2.0-dev libglib2.0-bin libjson-c-dev libopenblas-dev
+  libsoup-3.0-dev libpng-dev zlib1g-dev dataset-fashion-mnist
 )
 GRAFT_PACKAGES_GUI=(
   libgtk-4-dev libadwaita-1-dev adwaita-icon-theme librsvg2-common

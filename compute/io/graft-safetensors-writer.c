@@ -15,6 +15,7 @@ typedef struct {
   guint   rank;
   gsize   shape[GRAFT_TENSOR_MAX_RANK];
   gsize   n_elements;
+  gboolean half;     /* stored as float16 */
   float  *data;
 } Pending;
 
@@ -65,13 +66,67 @@ graft_safetensors_writer_set_metadata (GraftSafetensorsWriter *self,
   g_hash_table_insert (self->metadata, g_strdup (key), g_strdup (value));
 }
 
-gboolean
-graft_safetensors_writer_add_f32 (GraftSafetensorsWriter  *self,
-                                  const char              *name,
-                                  guint                    rank,
-                                  const gsize             *shape,
-                                  const float             *data,
-                                  GError                 **error)
+/* float32 to float16, rounding to nearest even; FALSE if @f is finite but beyond
+ * float16's range (65504), which would become infinity. */
+static gboolean
+float_to_half (float    f,
+               guint16 *out)
+{
+  guint32 x;
+  guint32 sign, exp, mant;
+
+  memcpy (&x, &f, 4);
+  sign = (x >> 16) & 0x8000u;
+  exp = (x >> 23) & 0xffu;
+  mant = x & 0x7fffffu;
+
+  if (exp == 0xffu)                       /* infinity, NaN (kept quiet) */
+    {
+      *out = (guint16) (sign | 0x7c00u | (mant != 0 ? 0x200u : 0));
+      return TRUE;
+    }
+  if (exp > 142)                          /* >= 2^16 */
+    return FALSE;
+  if (exp >= 113)                         /* normal half: 2^-14 .. 2^15 */
+    {
+      guint32 h = ((exp - 112) << 10) | (mant >> 13);
+      guint32 rest = mant & 0x1fffu;
+
+      if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+        h++;                              /* may carry into the exponent, correctly */
+      if (h >= 0x7c00u)
+        return FALSE;
+      *out = (guint16) (sign | h);
+      return TRUE;
+    }
+  if (exp < 102)                          /* below half the smallest subnormal */
+    {
+      *out = (guint16) sign;
+      return TRUE;
+    }
+  /* subnormal half: value = m * 2^-24 */
+  {
+    guint32 full = mant | 0x800000u;
+    guint shift = 126 - exp;              /* 14 .. 24 */
+    guint32 h = full >> shift;
+    guint32 rest = full & ((1u << shift) - 1);
+    guint32 halfway = 1u << (shift - 1);
+
+    if (rest > halfway || (rest == halfway && (h & 1u)))
+      h++;
+    *out = (guint16) (sign | h);
+    return TRUE;
+  }
+}
+
+static gboolean
+add_tensor (GraftSafetensorsWriter  *self,
+            const char              *name,
+            guint                    rank,
+            const gsize             *shape,
+            const float             *data,
+            gboolean                 half,
+            GError                 **error)
 {
   Pending *p;
   gsize n = 1;
@@ -103,9 +158,46 @@ graft_safetensors_writer_add_f32 (GraftSafetensorsWriter  *self,
       return FALSE;
     }
   memcpy (p->data, data, n * sizeof (float));
+  p->half = half;
+  if (half)
+    for (gsize i = 0; i < n; i++)
+      {
+        guint16 h;
+
+        if (!float_to_half (data[i], &h))
+          {
+            g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_WRITE,
+                         "Tensor “%s” holds %g, beyond the range of float16", name,
+                         (double) data[i]);
+            pending_free (p);
+            return FALSE;
+          }
+      }
   g_ptr_array_add (self->tensors, p);
   g_hash_table_add (self->names, p->name);
   return TRUE;
+}
+
+gboolean
+graft_safetensors_writer_add_f32 (GraftSafetensorsWriter  *self,
+                                  const char              *name,
+                                  guint                    rank,
+                                  const gsize             *shape,
+                                  const float             *data,
+                                  GError                 **error)
+{
+  return add_tensor (self, name, rank, shape, data, FALSE, error);
+}
+
+gboolean
+graft_safetensors_writer_add_f16 (GraftSafetensorsWriter  *self,
+                                  const char              *name,
+                                  guint                    rank,
+                                  const gsize             *shape,
+                                  const float             *data,
+                                  GError                 **error)
+{
+  return add_tensor (self, name, rank, shape, data, TRUE, error);
 }
 
 gboolean
@@ -160,10 +252,10 @@ build_header (GraftSafetensorsWriter *self,
       for (guint d = 0; d < p->rank; d++)
         json_object_array_add (shape, json_object_new_int64 ((int64_t) p->shape[d]));
       json_object_array_add (offsets, json_object_new_int64 ((int64_t) offset));
-      offset += p->n_elements * sizeof (float);
+      offset += p->n_elements * (p->half ? 2 : sizeof (float));
       json_object_array_add (offsets, json_object_new_int64 ((int64_t) offset));
 
-      json_object_object_add (desc, "dtype", json_object_new_string ("F32"));
+      json_object_object_add (desc, "dtype", json_object_new_string (p->half ? "F16" : "F32"));
       json_object_object_add (desc, "shape", shape);
       json_object_object_add (desc, "data_offsets", offsets);
       json_object_object_add (root, p->name, desc);
@@ -198,11 +290,24 @@ write_all (int          fd,
   return TRUE;
 }
 
-/* Little-endian float32 bytes of @p, written in bounded chunks. */
+/* Little-endian float32 (or float16) bytes of @p. */
 static gboolean
 write_tensor (int      fd,
               Pending *p)
 {
+  if (p->half)
+    {
+      g_autofree guint16 *bits = g_try_new (guint16, MAX (p->n_elements, 1));
+
+      if (bits == NULL)
+        return FALSE;
+      for (gsize i = 0; i < p->n_elements; i++)
+        {
+          float_to_half (p->data[i], &bits[i]);   /* checked when added */
+          bits[i] = GUINT16_TO_LE (bits[i]);
+        }
+      return write_all (fd, bits, p->n_elements * 2);
+    }
   if (G_BYTE_ORDER == G_LITTLE_ENDIAN)
     return write_all (fd, p->data, p->n_elements * sizeof (float));
 

@@ -444,6 +444,13 @@ graft_safetensors_lookup (GraftSafetensors *self,
   return entry != NULL ? &entry->public : NULL;
 }
 
+const char **
+graft_safetensors_get_metadata_keys (GraftSafetensors *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return (const char **) g_hash_table_get_keys_as_array (self->metadata, NULL);
+}
+
 const char *
 graft_safetensors_get_metadata (GraftSafetensors *self,
                                 const char       *key)

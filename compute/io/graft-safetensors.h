@@ -74,6 +74,9 @@ const GraftSafetensorsEntry *graft_safetensors_lookup         (GraftSafetensors 
 const char                  *graft_safetensors_get_metadata   (GraftSafetensors  *self,
                                                                const char        *key);
 
+/* The "__metadata__" keys, NULL-terminated; free the array with g_free. */
+const char                 **graft_safetensors_get_metadata_keys (GraftSafetensors *self);
+
 /* Copies tensor @name into @out as float32, converting from any float or integer dtype.
  * @rank/@shape give the shape the caller expects; a different one is an error that names
  * the tensor and both shapes. */
@@ -111,6 +114,14 @@ void                    graft_safetensors_writer_set_metadata (GraftSafetensorsW
                                                                const char              *value);
 /* Adds a float32 tensor (copied). rank may be 0. Names must be unique. */
 gboolean                graft_safetensors_writer_add_f32      (GraftSafetensorsWriter  *self,
+                                                               const char              *name,
+                                                               guint                    rank,
+                                                               const gsize             *shape,
+                                                               const float             *data,
+                                                               GError                 **error);
+/* The same stored as float16 (round to nearest even); a finite value beyond float16's
+ * range is an error naming the tensor. */
+gboolean                graft_safetensors_writer_add_f16      (GraftSafetensorsWriter  *self,
                                                                const char              *name,
                                                                guint                    rank,
                                                                const gsize             *shape,

@@ -370,6 +370,116 @@ graft_model_load_weights_file (GraftModel  *self,
 }
 
 gboolean
+graft_model_load_state (GraftModel    *self,
+                        GraftWeights  *weights,
+                        GError       **error)
+{
+  g_autoptr(GString) problems = g_string_new (NULL);
+  g_autoptr(GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  int first_code = -1;
+  guint n_problems = 0;
+
+  g_return_val_if_fail (self != NULL && weights != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+#define PROBLEM(code, ...) G_STMT_START {                                   \
+    if (first_code < 0) first_code = (code);                                 \
+    if (n_problems++ < 12)                                                   \
+      {                                                                      \
+        if (problems->len > 0) g_string_append (problems, "; ");             \
+        g_string_append_printf (problems, __VA_ARGS__);                      \
+      }                                                                      \
+  } G_STMT_END
+
+  for (guint i = 0; i < self->params->len; i++)
+    {
+      GraftParam *param = g_ptr_array_index (self->params, i);
+      GraftWeightsEntry *entry = graft_weights_lookup (weights, param->name);
+      gboolean same;
+
+      g_hash_table_add (known, param->name);
+      if (entry == NULL)
+        {
+          PROBLEM (GRAFT_IO_ERROR_MISSING_KEY, "%s is missing", param->name);
+          continue;
+        }
+      same = entry->rank == param->rank;
+      for (guint d = 0; same && d < param->rank; d++)
+        same = entry->shape[d] == param->shape[d];
+      if (!same)
+        {
+          GraftWeightsEntry expected = { .rank = param->rank };
+          g_autofree char *want = NULL;
+          g_autofree char *got = graft_weights_entry_shape_string (entry);
+
+          memcpy (expected.shape, param->shape, param->rank * sizeof (gsize));
+          want = graft_weights_entry_shape_string (&expected);
+          PROBLEM (GRAFT_IO_ERROR_SHAPE, "%s is %s, the model needs %s", param->name, got,
+                   want);
+        }
+    }
+  for (guint i = 0; i < graft_weights_get_n (weights); i++)
+    {
+      GraftWeightsEntry *entry = graft_weights_get (weights, i);
+
+      if (!g_hash_table_contains (known, entry->name) &&
+          !g_str_has_suffix (entry->name, "num_batches_tracked"))
+        PROBLEM (GRAFT_IO_ERROR_UNEXPECTED_KEY, "%s is not part of the model", entry->name);
+    }
+#undef PROBLEM
+
+  if (n_problems > 0)
+    {
+      if (n_problems > 12)
+        g_string_append_printf (problems, "; and %u more", n_problems - 12);
+      g_set_error (error, GRAFT_IO_ERROR, first_code, "Weights do not fit %s: %s", self->arch,
+                   problems->str);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < self->params->len; i++)
+    {
+      GraftParam *param = g_ptr_array_index (self->params, i);
+      GraftWeightsEntry *entry = graft_weights_lookup (weights, param->name);
+
+      if (!graft_tensor_upload (param->value, entry->data, entry->n_elements, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+GraftWeights *
+graft_model_get_state (GraftModel  *self,
+                       GError     **error)
+{
+  g_autoptr(GraftWeights) weights = graft_weights_new ();
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  graft_weights_set_metadata (weights, "arch", self->arch);
+  for (guint i = 0; i < self->params->len; i++)
+    {
+      GraftParam *param = g_ptr_array_index (self->params, i);
+      gsize n = graft_tensor_get_n_elements (param->value);
+      float *data = g_try_new (float, MAX (n, 1));
+
+      if (data == NULL)
+        {
+          g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_READ,
+                       "Out of memory copying %s of %s", param->name, self->arch);
+          return NULL;
+        }
+      if (!graft_tensor_download (param->value, data, n, error))
+        {
+          g_free (data);
+          return NULL;
+        }
+      graft_weights_take (weights, param->name, param->rank, param->shape, data);
+    }
+  return g_steal_pointer (&weights);
+}
+
+gboolean
 graft_model_save_weights (GraftModel  *self,
                           const char  *path,
                           GError     **error)

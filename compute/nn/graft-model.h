@@ -2,6 +2,7 @@
 #pragma once
 
 #include "io/graft-safetensors.h"
+#include "nn/graft-weights.h"
 #include "tensor/graft-ops.h"
 #include "tensor/graft-ops-pool.h"
 #include "tensor/graft-ops-optim.h"
@@ -190,6 +191,14 @@ gboolean     graft_model_load_weights_file   (GraftModel         *self,
                                               GError            **error);
 gboolean     graft_model_save_weights        (GraftModel         *self,
                                               const char         *path,
+                                              GError            **error);
+/* The same from a state dict in host memory; the error lists every missing, unexpected
+ * and misshapen tensor by name (the code is that of the first). */
+gboolean     graft_model_load_state          (GraftModel         *self,
+                                              GraftWeights       *weights,
+                                              GError            **error);
+/* Every parameter and buffer, downloaded, in the model's order. */
+GraftWeights *graft_model_get_state          (GraftModel         *self,
                                               GError            **error);
 
 /* ---- Running ------------------------------------------------------------------------ */

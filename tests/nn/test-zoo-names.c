@@ -14,7 +14,7 @@
 #include "reference/graft-reference.h"
 
 static const char *const archs[] = {
-  "resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
+  "resnet10", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
   "mobilenet_v3_large", "efficientnet_b0", "vit_tiny",
 };
 

@@ -8,7 +8,8 @@ usage: zoo_keys.py keys
            over parameters()). The models are torchvision.models.NAME(num_classes=10),
            and for vit_tiny torchvision.models.VisionTransformer(image_size=224,
            patch_size=16, num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768,
-           num_classes=10).
+           num_classes=10); resnet10 is torchvision.models.resnet.ResNet(BasicBlock,
+           [1, 1, 1, 1], num_classes=10).
 
 Outputs and gradients against PyTorch are checked by tests/reference/gen_models.py."""
 
@@ -17,7 +18,7 @@ import sys
 import torch
 import torchvision
 
-ARCHS = ["resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
+ARCHS = ["resnet10", "resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
          "mobilenet_v3_large", "efficientnet_b0", "vit_tiny"]
 N_CLASSES = 10
 
@@ -27,6 +28,9 @@ def build(arch):
         return torchvision.models.VisionTransformer(
             image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192,
             mlp_dim=768, num_classes=N_CLASSES)
+    if arch == "resnet10":
+        return torchvision.models.resnet.ResNet(
+            torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=N_CLASSES)
     return getattr(torchvision.models, arch)(num_classes=N_CLASSES)
 
 

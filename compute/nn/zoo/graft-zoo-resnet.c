@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "graft-zoo"
 
-/* torchvision.models.resnet: ResNet-18 and -34 of basic blocks, ResNet-50 of
+/* torchvision.models.resnet: ResNet-10 (one block per stage), -18 and -34 of basic blocks, ResNet-50 of
  * bottlenecks (stride on the 3×3 convolution, torchvision's "v1.5"). */
 
 #include "graft-zoo-private.h"
@@ -75,10 +75,12 @@ _graft_zoo_build_resnet (GraftModel            *model,
                          const char            *arch,
                          const GraftZooOptions *options)
 {
+  static const guint layers10[4] = { 1, 1, 1, 1 };
   static const guint layers18[4] = { 2, 2, 2, 2 };
   static const guint layers34[4] = { 3, 4, 6, 3 };
   gboolean deep = g_str_equal (arch, "resnet50");
-  const guint *layers = g_str_equal (arch, "resnet18") ? layers18 : layers34;
+  const guint *layers = g_str_equal (arch, "resnet10") ? layers10
+                      : g_str_equal (arch, "resnet18") ? layers18 : layers34;
   guint expansion = deep ? 4 : 1;
   guint in_channels = 64;
   GraftPool2dParams pool;

@@ -12,6 +12,7 @@ typedef struct {
 } ZooEntry;
 
 static const ZooEntry zoo[] = {
+  { "resnet10", _graft_zoo_build_resnet, "fc" },
   { "resnet18", _graft_zoo_build_resnet, "fc" },
   { "resnet34", _graft_zoo_build_resnet, "fc" },
   { "resnet50", _graft_zoo_build_resnet, "fc" },
@@ -23,7 +24,7 @@ static const ZooEntry zoo[] = {
 };
 
 static const char *const zoo_names[] = {
-  "resnet18", "resnet34", "resnet50",
+  "resnet10", "resnet18", "resnet34", "resnet50",
   "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
   "efficientnet_b0",
   "vit_tiny",

@@ -21,7 +21,8 @@ typedef struct {
 
 void                graft_zoo_options_init (GraftZooOptions       *options);
 
-/* "resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
+/* "resnet10" (torchvision's ResNet class with one basic block per stage, the layout of
+ * Graft's bundled model), "resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small",
  * "mobilenet_v3_large", "efficientnet_b0", "vit_tiny"; NULL-terminated. */
 const char *const  *graft_zoo_list        (void);
 
