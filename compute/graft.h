@@ -18,6 +18,7 @@
 #include "bench/graft-bench.h"
 #include "bench/graft-bench-train.h"
 #include "io/graft-safetensors.h"
+#include "io/graft-download.h"
 #include "nn/graft-weights.h"
 #include "nn/graft-model.h"
 #include "nn/zoo/graft-zoo.h"
