@@ -23,6 +23,7 @@ typedef struct {
 int _graft_cli_devices (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_bench   (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_forward (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_demo_dataset (GraftCliGlobals *globals, int argc, char **argv);
 
 /* Parses a command's options: @entries (may be NULL) plus --device and --json, which may
  * also follow the command name. On a usage error prints it and returns FALSE. argv keeps

@@ -21,6 +21,7 @@ static const Command commands[] = {
   { "devices", _graft_cli_devices, "List the compute devices of this machine and their limits" },
   { "bench",   _graft_cli_bench,   "Measure the speed of an op on each device (bench gemm)" },
   { "forward", _graft_cli_forward, "Run a model on tensors in safetensors files (and its gradients)" },
+  { "demo-dataset", _graft_cli_demo_dataset, "Write the demo task (Fashion-MNIST classes 5–9) as PNG class folders" },
 };
 
 void
@@ -84,7 +85,7 @@ print_usage (FILE *out)
            "\n"
            "Commands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf (out, "  %-13s %s\n", commands[i].name, commands[i].summary);
   fprintf (out,
            "\n"
            "Options:\n"
