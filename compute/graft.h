@@ -26,3 +26,5 @@
 #include "nn/graft-weights.h"
 #include "nn/graft-model.h"
 #include "nn/zoo/graft-zoo.h"
+#include "nn/zoo/graft-zoo-import.h"
+#include "nn/zoo/graft-zoo-adapt.h"

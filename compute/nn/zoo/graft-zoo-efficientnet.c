@@ -129,9 +129,11 @@ _graft_zoo_build_efficientnet (GraftModel            *model,
   x = graft_model_add_flatten (model, x);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
-  /* torchvision: uniform within 1 / sqrt (out_features), zero bias */
-  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_UNIFORM,
+  x = _graft_zoo_add_head (model, "classifier.1", x, options);
+  /* torchvision: uniform within 1 / sqrt (out_features), zero bias; an MLP in its place
+   * keeps PyTorch's default initialisation, as a replaced module does */
+  if (options->head == GRAFT_ZOO_HEAD_LINEAR &&
+      !_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_UNIFORM,
                                1.0 / sqrt ((double) options->n_classes), options->seed))
     return -1;
   return x;

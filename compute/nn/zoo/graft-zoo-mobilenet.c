@@ -120,8 +120,10 @@ _graft_zoo_build_mobilenet_v2 (GraftModel            *model,
   x = graft_model_add_flatten (model, x);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  x = graft_model_add_linear (model, "classifier.1", x, options->n_classes, TRUE);
-  if (!_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_NORMAL, LINEAR_STD,
+  x = _graft_zoo_add_head (model, "classifier.1", x, options);
+  /* an MLP in its place keeps PyTorch's default initialisation, as a replaced module does */
+  if (options->head == GRAFT_ZOO_HEAD_LINEAR &&
+      !_graft_zoo_init_linear (model, "classifier.1", GRAFT_INIT_NORMAL, LINEAR_STD,
                                options->seed))
     return -1;
   return x;
@@ -256,11 +258,12 @@ _graft_zoo_build_mobilenet_v3 (GraftModel            *model,
   x = graft_model_add_activation (model, x, GRAFT_ACTIVATION_HARDSWISH);
   if (dropout > 0.0f)
     x = graft_model_add_dropout (model, x, dropout);
-  x = graft_model_add_linear (model, "classifier.3", x, options->n_classes, TRUE);
+  x = _graft_zoo_add_head (model, "classifier.3", x, options);
   if (!_graft_zoo_init_linear (model, "classifier.0", GRAFT_INIT_NORMAL, LINEAR_STD,
                                options->seed) ||
-      !_graft_zoo_init_linear (model, "classifier.3", GRAFT_INIT_NORMAL, LINEAR_STD,
-                               options->seed))
+      (options->head == GRAFT_ZOO_HEAD_LINEAR &&
+       !_graft_zoo_init_linear (model, "classifier.3", GRAFT_INIT_NORMAL, LINEAR_STD,
+                                options->seed)))
     return -1;
   return x;
 }

@@ -26,6 +26,12 @@ int _graft_zoo_conv_bn_act        (GraftModel *model, const char *prefix, int in
                                    guint groups, float bn_eps, float bn_momentum,
                                    gboolean has_act, GraftActivation act);
 
+/* The head named @name ("fc", "classifier.3", "heads.head") over the [N, features] @input:
+ * the nn.Linear to the classes, or the MLP of @options->head (its layers @name.0 and
+ * @name.3), with PyTorch's default initialisation. */
+int _graft_zoo_add_head           (GraftModel *model, const char *name, int input,
+                                   const GraftZooOptions *options);
+
 /* torchvision.ops.SqueezeExcitation named @prefix ("features.4.block.2") over @input of
  * @channels channels: global average pooling, @prefix.fc1 (1×1 convolution with bias to
  * @squeeze_channels), @act, @prefix.fc2 (back to @channels), @scale_act, and the input

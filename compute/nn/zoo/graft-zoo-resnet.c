@@ -117,5 +117,5 @@ _graft_zoo_build_resnet (GraftModel            *model,
   x = graft_model_add_flatten (model, x);
   if (options->dropout > 0.0f)
     x = graft_model_add_dropout (model, x, options->dropout);
-  return graft_model_add_linear (model, "fc", x, options->n_classes, TRUE);
+  return _graft_zoo_add_head (model, "fc", x, options);
 }

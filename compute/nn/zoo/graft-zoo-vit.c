@@ -64,18 +64,20 @@ _graft_zoo_build_vit (GraftModel            *model,
   x = graft_model_add_first_token (model, x);
   if (options->dropout > 0.0f)
     x = graft_model_add_dropout (model, x, options->dropout);
-  x = graft_model_add_linear (model, "heads.head", x, options->n_classes, TRUE);
+  x = _graft_zoo_add_head (model, "heads.head", x, options);
 
   /* torchvision's initialisation where it differs from the layers' defaults: the patch
    * projection normal with std sqrt (1 / fan_in) (torchvision truncates it at 2 std),
-   * the MLPs' weights Xavier-uniform, their biases (near) zero, the head zero */
+   * the MLPs' weights Xavier-uniform, their biases (near) zero, the head zero (an MLP
+   * head keeps PyTorch's default initialisation, as a replaced module does) */
   if (x >= 0)
     {
       double fan_in = (double) graft_model_get_in_channels (model) * PATCH * PATCH;
       gboolean ok = _graft_zoo_init_linear (model, "conv_proj", GRAFT_INIT_NORMAL,
                                             sqrt (1.0 / fan_in), options->seed) &&
-                    _graft_zoo_init_linear (model, "heads.head", GRAFT_INIT_NORMAL, 0.0,
-                                            options->seed);
+                    (options->head != GRAFT_ZOO_HEAD_LINEAR ||
+                     _graft_zoo_init_linear (model, "heads.head", GRAFT_INIT_NORMAL, 0.0,
+                                             options->seed));
 
       for (guint i = 0; ok && i < LAYERS; i++)
         {

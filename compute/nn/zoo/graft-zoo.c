@@ -9,18 +9,20 @@ typedef struct {
   const char      *arch;
   GraftZooBuilder  build;
   const char      *classifier;
+  guint            n_features;   /* the classifier's input width */
+  const char      *first_conv;
 } ZooEntry;
 
 static const ZooEntry zoo[] = {
-  { "resnet10", _graft_zoo_build_resnet, "fc" },
-  { "resnet18", _graft_zoo_build_resnet, "fc" },
-  { "resnet34", _graft_zoo_build_resnet, "fc" },
-  { "resnet50", _graft_zoo_build_resnet, "fc" },
-  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2, "classifier.1" },
-  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3, "classifier.3" },
-  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3, "classifier.3" },
-  { "efficientnet_b0", _graft_zoo_build_efficientnet, "classifier.1" },
-  { "vit_tiny", _graft_zoo_build_vit, "heads.head" },
+  { "resnet10", _graft_zoo_build_resnet, "fc", 512, "conv1" },
+  { "resnet18", _graft_zoo_build_resnet, "fc", 512, "conv1" },
+  { "resnet34", _graft_zoo_build_resnet, "fc", 512, "conv1" },
+  { "resnet50", _graft_zoo_build_resnet, "fc", 2048, "conv1" },
+  { "mobilenet_v2", _graft_zoo_build_mobilenet_v2, "classifier.1", 1280, "features.0.0" },
+  { "mobilenet_v3_small", _graft_zoo_build_mobilenet_v3, "classifier.3", 1024, "features.0.0" },
+  { "mobilenet_v3_large", _graft_zoo_build_mobilenet_v3, "classifier.3", 1280, "features.0.0" },
+  { "efficientnet_b0", _graft_zoo_build_efficientnet, "classifier.1", 1280, "features.0.0" },
+  { "vit_tiny", _graft_zoo_build_vit, "heads.head", 192, "conv_proj" },
 };
 
 static const char *const zoo_names[] = {
@@ -43,6 +45,9 @@ graft_zoo_options_init (GraftZooOptions *options)
   options->image_size = 224;
   options->dropout = -1.0f;
   options->seed = 0;
+  options->head = GRAFT_ZOO_HEAD_LINEAR;
+  options->head_hidden = 256;
+  options->head_dropout = 0.2f;
 }
 
 const char *const *
@@ -80,6 +85,66 @@ graft_zoo_get_classifier (const char  *arch,
   return entry != NULL ? entry->classifier : NULL;
 }
 
+guint
+graft_zoo_get_n_features (const char  *arch,
+                          GError     **error)
+{
+  const ZooEntry *entry;
+
+  g_return_val_if_fail (arch != NULL, 0);
+
+  entry = find_entry (arch, error);
+  return entry != NULL ? entry->n_features : 0;
+}
+
+const char *
+graft_zoo_get_first_conv (const char  *arch,
+                          GError     **error)
+{
+  const ZooEntry *entry;
+
+  g_return_val_if_fail (arch != NULL, NULL);
+
+  entry = find_entry (arch, error);
+  return entry != NULL ? entry->first_conv : NULL;
+}
+
+char **
+graft_zoo_get_head_names (const char             *arch,
+                          const GraftZooOptions  *options,
+                          GError                **error)
+{
+  GraftZooOptions defaults;
+  const ZooEntry *entry;
+  GPtrArray *names;
+
+  g_return_val_if_fail (arch != NULL, NULL);
+
+  if (options == NULL)
+    {
+      graft_zoo_options_init (&defaults);
+      options = &defaults;
+    }
+  entry = find_entry (arch, error);
+  if (entry == NULL)
+    return NULL;
+  names = g_ptr_array_new ();
+  if (options->head == GRAFT_ZOO_HEAD_MLP)
+    {
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".0.weight", NULL));
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".0.bias", NULL));
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".3.weight", NULL));
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".3.bias", NULL));
+    }
+  else
+    {
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".weight", NULL));
+      g_ptr_array_add (names, g_strconcat (entry->classifier, ".bias", NULL));
+    }
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (names, FALSE);
+}
+
 GraftModel *
 graft_zoo_build (GraftBackend           *backend,
                  const char             *arch,
@@ -105,6 +170,15 @@ graft_zoo_build (GraftBackend           *backend,
       g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
                    "%s needs at least one class, one input channel, an image size and a "
                    "dropout below 1", arch);
+      return NULL;
+    }
+  if (options->head != GRAFT_ZOO_HEAD_LINEAR &&
+      (options->head != GRAFT_ZOO_HEAD_MLP || options->head_hidden == 0 ||
+       !(options->head_dropout >= 0.0f && options->head_dropout < 1.0f)))
+    {
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                   "%s: an MLP head needs a hidden width of at least one and a dropout from "
+                   "0 up to (not including) 1; choose a linear head otherwise", arch);
       return NULL;
     }
 
@@ -146,6 +220,29 @@ _graft_zoo_conv_bn_act (GraftModel      *model,
                               (kernel - 1) / 2, 1, groups, FALSE);
   x = graft_model_add_batch_norm2d (model, bn, x, bn_eps, bn_momentum);
   return has_act ? graft_model_add_activation (model, x, act) : x;
+}
+
+int
+_graft_zoo_add_head (GraftModel            *model,
+                     const char            *name,
+                     int                    input,
+                     const GraftZooOptions *options)
+{
+  g_autofree char *hidden = NULL;
+  g_autofree char *out = NULL;
+  int x;
+
+  if (options->head != GRAFT_ZOO_HEAD_MLP)
+    return graft_model_add_linear (model, name, input, options->n_classes, TRUE);
+
+  /* nn.Sequential (Linear, ReLU, Dropout, Linear): its linear layers are items 0 and 3 */
+  hidden = g_strconcat (name, ".0", NULL);
+  out = g_strconcat (name, ".3", NULL);
+  x = graft_model_add_linear (model, hidden, input, options->head_hidden, TRUE);
+  x = graft_model_add_activation (model, x, GRAFT_ACTIVATION_RELU);
+  if (options->head_dropout > 0.0f)
+    x = graft_model_add_dropout (model, x, options->head_dropout);
+  return graft_model_add_linear (model, out, x, options->n_classes, TRUE);
 }
 
 int
