@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Graft into build/ and opens it.
 #   ./run.sh              the Graft window
-#   ./run.sh --headless   the same engine through graft-cli: devices and a GEMM benchmark
+#   ./run.sh --headless   the same engine through graft-cli: devices, the model catalog,
+#                         the demo task's data and a GEMM benchmark
 set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/packages.sh
@@ -27,9 +28,15 @@ fi
 ninja -C "$build"
 
 if [ "$headless" = true ]; then
-  "$build/app/cli/graft-cli" devices
+  cli="$build/app/cli/graft-cli"
+  "$cli" devices
   echo
-  exec "$build/app/cli/graft-cli" bench gemm --sizes=256,512 --seconds=0.3 "$@"
+  "$cli" models graft-fmnist-resnet10
+  "$cli" models check graft-fmnist-resnet10 --classes 5 --channels 1 --size 28
+  echo
+  "$cli" demo-dataset "$build/demo" --per-class 20
+  echo
+  exec "$cli" bench gemm --sizes=256,512 --seconds=0.3 "$@"
 fi
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then

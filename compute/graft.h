@@ -28,3 +28,5 @@
 #include "nn/zoo/graft-zoo.h"
 #include "nn/zoo/graft-zoo-import.h"
 #include "nn/zoo/graft-zoo-adapt.h"
+#include "nn/zoo/graft-catalog.h"
+#include "train/graft-pretrain.h"

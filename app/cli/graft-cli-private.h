@@ -23,6 +23,8 @@ typedef struct {
 int _graft_cli_devices (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_bench   (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_forward (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_models  (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_pretrain (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_demo_dataset (GraftCliGlobals *globals, int argc, char **argv);
 
 /* Parses a command's options: @entries (may be NULL) plus --device and --json, which may

@@ -548,6 +548,49 @@ release_activations (GraftModel *self)
   self->activation_bytes = 0;
 }
 
+guint64
+graft_model_count_macs (GraftModel *self)
+{
+  guint64 macs = 0;
+
+  g_return_val_if_fail (self != NULL, 0);
+
+  if (self->batch == 0)
+    return 0;
+  for (guint i = 0; i < self->nodes->len; i++)
+    {
+      GraftNode *node = _graft_model_node (self, i);
+      guint64 per_image = 1;
+      GraftParam *weight;
+
+      for (guint d = 1; d < node->rank; d++)
+        per_image *= node->shape[d];
+      switch (node->kind)
+        {
+        case GRAFT_NODE_CONV:
+          /* each output: C_in / groups × kh × kw products */
+          weight = g_ptr_array_index (self->params, node->params[0]);
+          macs += per_image * weight->shape[1] * weight->shape[2] * weight->shape[3];
+          break;
+        case GRAFT_NODE_LINEAR:
+          weight = g_ptr_array_index (self->params, node->params[0]);
+          macs += per_image * weight->shape[1];
+          break;
+        case GRAFT_NODE_SELF_ATTENTION:
+          {
+            guint64 length = node->shape[1], width = node->shape[2];
+
+            /* the q, k, v and output projections, then q·k and the weighted sum of v */
+            macs += 4 * length * width * width + 2 * length * length * width;
+          }
+          break;
+        default:
+          break;
+        }
+    }
+  return macs;
+}
+
 gboolean
 graft_model_prepare (GraftModel  *self,
                      guint        batch,

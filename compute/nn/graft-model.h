@@ -210,6 +210,10 @@ gboolean     graft_model_prepare             (GraftModel         *self,
                                               guint               height,
                                               guint               width,
                                               GError            **error);
+/* Multiply-accumulates of one image's forward pass at the prepared size, counting
+ * convolutions, linear layers and attention (the convention of torchvision's GFLOPS
+ * figures); 0 before prepare. */
+guint64      graft_model_count_macs          (GraftModel         *self);
 /* Bytes held by activations, gradients and scratch tensors after prepare. */
 guint64      graft_model_get_activation_bytes (GraftModel        *self);
 /* The prepared input tensor [N, C, H, W]: upload images into it. */
