@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "graft.h"
+#include "graft-test-util.h"
 
 /* The synthetic source: 5×3 images (not square, so that rows and columns cannot be
  * swapped unnoticed), image i of class i % 10. */
@@ -29,29 +30,6 @@ typedef struct {
   char *dir;     /* a temporary folder for the test's files */
   char *source;  /* dir/source: a synthetic Fashion-MNIST */
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  GStatBuf st;
-
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static guint8
 pixel (guint index,
@@ -160,7 +138,7 @@ fixture_teardown (Fixture       *fx,
 {
   (void) data;
   g_unsetenv ("GRAFT_FASHION_MNIST_DIR");
-  remove_tree (fx->dir);
+  graft_test_remove_tree (fx->dir);
   g_free (fx->source);
   g_free (fx->dir);
 }

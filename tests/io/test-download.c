@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "graft.h"
+#include "graft-test-util.h"
 
 #define FILE_SIZE 2109497   /* 2 MiB + 12345: http_server.py's default size */
 #define DROP_AT   700001
@@ -62,24 +63,6 @@ expected_sha256 (void)
 /* ---- fixture: a temporary folder and a server of its own ----------------------------- */
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
@@ -118,7 +101,7 @@ fixture_teardown (Fixture       *fx,
   g_subprocess_force_exit (fx->server);
   g_subprocess_wait (fx->server, NULL, NULL);
   g_object_unref (fx->server);
-  remove_tree (fx->dir);
+  graft_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->dest);
   g_free (fx->part);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "graft.h"
+#include "graft-test-util.h"
 
 typedef struct {
   char         *tmp;
@@ -36,26 +37,11 @@ fixture_set_up (Fixture       *f,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
-static void
 fixture_tear_down (Fixture       *f,
                    G_GNUC_UNUSED gconstpointer data)
 {
   graft_backend_unref (f->cpu);
-  remove_tree (f->tmp);
+  graft_test_remove_tree (f->tmp);
   g_free (f->tmp);
   g_free (f->user_dir);
   g_free (f->bundled_dir);
