@@ -27,19 +27,13 @@
 #include <string.h>
 
 #include "graft-zoo-import.h"
+#include "graft-zoo-import-private.h"
 #include "graft-zoo.h"
 #include "backend/graft-backend.h"
 
 #define NAMING_TORCHVISION "torchvision"
 #define NAMING_TIMM "timm"
 #define VIT_PATCH 16
-
-/* Stages of timm's arch definitions, in blocks (its _gen_mobilenet_v2, _gen_efficientnet
- * and _gen_mobilenet_v3 at multiplier 1.0); MobileNetV3's last stage is its 1×1 conv. */
-static const guint timm_mobilenet_v2[] = { 1, 2, 3, 4, 3, 3, 1 };
-static const guint timm_efficientnet_b0[] = { 1, 2, 2, 3, 3, 4, 1 };
-static const guint timm_mobilenet_v3_large[] = { 1, 2, 3, 4, 2, 3, 1 };
-static const guint timm_mobilenet_v3_small[] = { 1, 2, 3, 2, 3, 1 };
 
 /* Blocks per stage of torchvision's ResNets, and its inverted residuals (features.1 …)
  * of the MobileNets; EfficientNet-B0's stages are timm's. Inference only: the zoo's model
@@ -201,8 +195,8 @@ infer_torchvision_mobile (GraftWeights *w,
         }
       counts = counts_string (stages, n_stages);
       g_string_printf (looks, "an EfficientNet (torchvision's names) of stages of %s blocks", counts);
-      return same_counts (stages, n_stages, timm_efficientnet_b0,
-                          G_N_ELEMENTS (timm_efficientnet_b0)) ? "efficientnet_b0" : NULL;
+      return same_counts (stages, n_stages, _graft_zoo_timm_efficientnet_b0,
+                          G_N_ELEMENTS (_graft_zoo_timm_efficientnet_b0)) ? "efficientnet_b0" : NULL;
     }
   g_string_printf (looks, "a network of torchvision's “features” layout that Graft does not know");
   return NULL;
@@ -230,9 +224,9 @@ infer_timm_mobile (GraftWeights *w,
                    counts);
 #define IS(table) same_counts (stages, n_stages, table, G_N_ELEMENTS (table))
   if (efficient_head)
-    return IS (timm_mobilenet_v2) ? "mobilenet_v2" : IS (timm_efficientnet_b0) ? "efficientnet_b0" : NULL;
-  return IS (timm_mobilenet_v3_large) ? "mobilenet_v3_large"
-       : IS (timm_mobilenet_v3_small) ? "mobilenet_v3_small" : NULL;
+    return IS (_graft_zoo_timm_mobilenet_v2) ? "mobilenet_v2" : IS (_graft_zoo_timm_efficientnet_b0) ? "efficientnet_b0" : NULL;
+  return IS (_graft_zoo_timm_mobilenet_v3_large) ? "mobilenet_v3_large"
+       : IS (_graft_zoo_timm_mobilenet_v3_small) ? "mobilenet_v3_small" : NULL;
 #undef IS
 }
 
@@ -383,301 +377,13 @@ read_facts (GraftWeights  *w,
   return TRUE;
 }
 
-/* ---- timm's names ------------------------------------------------------------------------ */
-
-/* One module (or tensor) under timm's name and torchvision's; with @squeeze, a 1×1
- * convolution's weight [out, in, 1, 1] that torchvision holds as a linear layer's. */
-typedef struct {
-  char     *timm;
-  char     *tv;
-  gboolean  squeeze;
-} NamePair;
-
-typedef struct {
-  GPtrArray  *pairs;
-  GHashTable *by_timm;   /* borrowed timm name -> NamePair */
-  GHashTable *by_tv;
-} NameMap;
-
-static void
-name_pair_free (gpointer data)
-{
-  NamePair *pair = data;
-
-  g_free (pair->timm);
-  g_free (pair->tv);
-  g_free (pair);
-}
-
-static void
-name_map_free (NameMap *map)
-{
-  g_hash_table_unref (map->by_timm);
-  g_hash_table_unref (map->by_tv);
-  g_ptr_array_unref (map->pairs);
-  g_free (map);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NameMap, name_map_free)
-
-static NameMap *
-name_map_new (void)
-{
-  NameMap *map = g_new0 (NameMap, 1);
-
-  map->pairs = g_ptr_array_new_with_free_func (name_pair_free);
-  map->by_timm = g_hash_table_new (g_str_hash, g_str_equal);
-  map->by_tv = g_hash_table_new (g_str_hash, g_str_equal);
-  return map;
-}
-
-/* Takes both names. */
-static void
-add_pair (NameMap  *map,
-          char     *timm,
-          char     *tv,
-          gboolean  squeeze)
-{
-  NamePair *pair = g_new0 (NamePair, 1);
-
-  pair->timm = timm;
-  pair->tv = tv;
-  pair->squeeze = squeeze;
-  g_ptr_array_add (map->pairs, pair);
-  g_hash_table_insert (map->by_timm, pair->timm, pair);
-  g_hash_table_insert (map->by_tv, pair->tv, pair);
-}
-
-/* "T.suffix" and "P.suffix" for a block's prefixes. */
-static void
-add_sub (NameMap    *map,
-         const char *timm_prefix,
-         const char *timm_suffix,
-         const char *tv_prefix,
-         const char *tv_suffix)
-{
-  add_pair (map, g_strconcat (timm_prefix, ".", timm_suffix, NULL),
-            g_strconcat (tv_prefix, ".", tv_suffix, NULL), FALSE);
-}
-
-/* @name under the other library's name through the pair of its longest prefix ending at
- * a dot (or the whole name), or NULL; @pair_out receives the pair. */
-static char *
-map_name (GHashTable  *table,
-          const char  *name,
-          gboolean     to_tv,
-          NamePair   **pair_out)
-{
-  g_autofree char *prefix = g_strdup (name);
-  char *dot;
-
-  for (;;)
-    {
-      NamePair *pair = g_hash_table_lookup (table, prefix);
-
-      if (pair != NULL)
-        {
-          if (pair_out != NULL)
-            *pair_out = pair;
-          return g_strconcat (to_tv ? pair->tv : pair->timm, name + strlen (prefix), NULL);
-        }
-      dot = strrchr (prefix, '.');
-      if (dot == NULL)
-        return NULL;
-      *dot = '\0';
-    }
-}
-
-static gboolean
-model_has (GraftModel *model,
-           const char *prefix,
-           guint       k,
-           const char *suffix)
-{
-  g_autofree char *name = g_strdup_printf ("%s.%u.%s", prefix, k, suffix);
-
-  return graft_model_find_param (model, name) != NULL;
-}
-
-/* MobileNetV2, MobileNetV3 and EfficientNet-B0: timm's blocks in order onto torchvision's
- * inverted residuals; @model (torchvision's layout) says which of them have
- * squeeze-and-excitation. */
-static void
-add_mobile_pairs (NameMap    *map,
-                  const char *arch,
-                  GraftModel *model)
-{
-  gboolean v2 = g_str_equal (arch, "mobilenet_v2");
-  gboolean efficientnet = g_str_equal (arch, "efficientnet_b0");
-  gboolean v3 = !v2 && !efficientnet;
-  const guint *stages = v2 ? timm_mobilenet_v2
-                      : efficientnet ? timm_efficientnet_b0
-                      : g_str_equal (arch, "mobilenet_v3_large") ? timm_mobilenet_v3_large
-                      : timm_mobilenet_v3_small;
-  guint n_stages = v2 ? G_N_ELEMENTS (timm_mobilenet_v2)
-                 : efficientnet ? G_N_ELEMENTS (timm_efficientnet_b0)
-                 : g_str_equal (arch, "mobilenet_v3_large") ? G_N_ELEMENTS (timm_mobilenet_v3_large)
-                 : G_N_ELEMENTS (timm_mobilenet_v3_small);
-  guint index = 0;   /* blocks so far */
-
-  add_pair (map, g_strdup ("conv_stem"), g_strdup ("features.0.0"), FALSE);
-  add_pair (map, g_strdup ("bn1"), g_strdup ("features.0.1"), FALSE);
-
-  for (guint s = 0; s < n_stages; s++)
-    for (guint b = 0; b < stages[s]; b++, index++)
-      {
-        g_autofree char *t = g_strdup_printf ("blocks.%u.%u", s, b);
-        g_autofree char *p = efficientnet ? g_strdup_printf ("features.%u.%u.block", s + 1, b)
-                           : g_strdup_printf ("features.%u.%s", index + 1, v2 ? "conv" : "block");
-        gboolean separable = s == 0 && b == 0;
-        guint k = 0;
-
-        if (v3 && s == n_stages - 1)
-          {
-            /* a conv-bn block: torchvision's Conv2dNormActivation features.N */
-            g_autofree char *f = g_strdup_printf ("features.%u", index + 1);
-
-            add_sub (map, t, "conv", f, "0");
-            add_sub (map, t, "bn1", f, "1");
-            continue;
-          }
-        if (v2)
-          {
-            /* torchvision's MobileNetV2 keeps its projection as a bare conv and norm */
-            if (separable)
-              {
-                add_sub (map, t, "conv_dw", p, "0.0");
-                add_sub (map, t, "bn1", p, "0.1");
-                add_sub (map, t, "conv_pw", p, "1");
-                add_sub (map, t, "bn2", p, "2");
-              }
-            else
-              {
-                add_sub (map, t, "conv_pw", p, "0.0");
-                add_sub (map, t, "bn1", p, "0.1");
-                add_sub (map, t, "conv_dw", p, "1.0");
-                add_sub (map, t, "bn2", p, "1.1");
-                add_sub (map, t, "conv_pwl", p, "2");
-                add_sub (map, t, "bn3", p, "3");
-              }
-            continue;
-          }
-        if (!separable)
-          {
-            add_sub (map, t, "conv_pw", p, "0.0");
-            add_sub (map, t, "bn1", p, "0.1");
-            k++;
-          }
-        {
-          g_autofree char *conv = g_strdup_printf ("%u.0", k);
-          g_autofree char *bn = g_strdup_printf ("%u.1", k);
-
-          add_sub (map, t, "conv_dw", p, conv);
-          add_sub (map, t, separable ? "bn1" : "bn2", p, bn);
-          k++;
-        }
-        if (model_has (model, p, k, "fc1.weight"))
-          {
-            g_autofree char *fc1 = g_strdup_printf ("%u.fc1", k);
-            g_autofree char *fc2 = g_strdup_printf ("%u.fc2", k);
-
-            add_sub (map, t, "se.conv_reduce", p, fc1);
-            add_sub (map, t, "se.conv_expand", p, fc2);
-            k++;
-          }
-        {
-          g_autofree char *conv = g_strdup_printf ("%u.0", k);
-          g_autofree char *bn = g_strdup_printf ("%u.1", k);
-
-          add_sub (map, t, separable ? "conv_pw" : "conv_pwl", p, conv);
-          add_sub (map, t, separable ? "bn2" : "bn3", p, bn);
-        }
-      }
-
-  if (v3)
-    {
-      add_pair (map, g_strdup ("conv_head"), g_strdup ("classifier.0"), TRUE);
-      add_pair (map, g_strdup ("classifier"), g_strdup ("classifier.3"), FALSE);
-    }
-  else
-    {
-      guint head = efficientnet ? n_stages + 1 : index + 1;
-
-      add_pair (map, g_strdup ("conv_head"), g_strdup_printf ("features.%u.0", head), FALSE);
-      add_pair (map, g_strdup ("bn2"), g_strdup_printf ("features.%u.1", head), FALSE);
-      add_pair (map, g_strdup ("classifier"), g_strdup ("classifier.1"), FALSE);
-    }
-}
-
-static void
-add_vit_pairs (NameMap    *map,
-               GraftModel *model)
-{
-  add_pair (map, g_strdup ("cls_token"), g_strdup ("class_token"), FALSE);
-  add_pair (map, g_strdup ("pos_embed"), g_strdup ("encoder.pos_embedding"), FALSE);
-  add_pair (map, g_strdup ("patch_embed.proj"), g_strdup ("conv_proj"), FALSE);
-  for (guint i = 0;; i++)
-    {
-      g_autofree char *t = g_strdup_printf ("blocks.%u", i);
-      g_autofree char *p = g_strdup_printf ("encoder.layers.encoder_layer_%u", i);
-      g_autofree char *ln_1 = g_strconcat (p, ".ln_1.weight", NULL);
-
-      if (graft_model_find_param (model, ln_1) == NULL)
-        break;
-
-      add_sub (map, t, "norm1", p, "ln_1");
-      /* timm's fused projection stacks q, k and v as nn.MultiheadAttention does */
-      add_sub (map, t, "attn.qkv.weight", p, "self_attention.in_proj_weight");
-      add_sub (map, t, "attn.qkv.bias", p, "self_attention.in_proj_bias");
-      add_sub (map, t, "attn.proj", p, "self_attention.out_proj");
-      add_sub (map, t, "norm2", p, "ln_2");
-      add_sub (map, t, "mlp.fc1", p, "mlp.0");
-      add_sub (map, t, "mlp.fc2", p, "mlp.3");
-    }
-  add_pair (map, g_strdup ("norm"), g_strdup ("encoder.ln"), FALSE);
-  add_pair (map, g_strdup ("head"), g_strdup ("heads.head"), FALSE);
-}
-
-/* Renames @w's timm tensors to torchvision's names in place, reshaping where the layouts
- * differ; a tensor whose new name is taken stays as it is (and is reported as
- * unexpected). */
-static void
-apply_names (GraftWeights *w,
-             NameMap      *map,
-             GraftModel   *model,
-             guint        *n_renamed,
-             guint        *n_reshaped)
-{
-  for (guint i = 0; i < graft_weights_get_n (w); i++)
-    {
-      GraftWeightsEntry *entry = graft_weights_get (w, i);
-      NamePair *pair = NULL;
-      g_autofree char *tv = map_name (map->by_timm, entry->name, TRUE, &pair);
-      const GraftParamInfo *param;
-
-      if (tv == NULL || g_str_equal (tv, entry->name))
-        continue;
-      if (!graft_weights_rename (w, entry->name, tv))
-        continue;
-      (*n_renamed)++;
-      param = graft_model_find_param (model, tv);
-      if (pair->squeeze && param != NULL && graft_tensor_get_rank (param->value) == 2 &&
-          entry->rank == 4 && entry->shape[2] == 1 && entry->shape[3] == 1)
-        {
-          entry->rank = 2;
-          entry->shape[2] = entry->shape[3] = 0;
-          (*n_reshaped)++;
-        }
-    }
-}
-
 /* ---- checking against the zoo's model ----------------------------------------------------- */
 
 typedef struct {
   GString    *text;
   int         first_code;
   guint       n;
-  NameMap    *map;       /* NULL for torchvision's names */
+  GraftZooNameMap *map;       /* NULL for torchvision's names */
 } Problems;
 
 static void problem (Problems *p, int code, const char *format, ...) G_GNUC_PRINTF (3, 4);
@@ -705,7 +411,7 @@ static char *
 both_names (Problems   *p,
             const char *tv)
 {
-  g_autofree char *timm = p->map != NULL ? map_name (p->map->by_tv, tv, FALSE, NULL) : NULL;
+  g_autofree char *timm = p->map != NULL ? _graft_zoo_map_name (p->map->by_tv, tv, FALSE, NULL) : NULL;
 
   if (timm == NULL || g_str_equal (timm, tv))
     return g_strdup (tv);
@@ -718,7 +424,7 @@ check_against (GraftWeights  *w,
                const char    *path,
                const char    *arch,
                const char    *naming,
-               NameMap       *map,
+               GraftZooNameMap *map,
                GError       **error)
 {
   Problems p = { g_string_new (NULL), -1, 0, map };
@@ -821,7 +527,7 @@ graft_zoo_import (const char          *path,
   g_autoptr(GString) looks = g_string_new (NULL);
   g_autoptr(GraftBackend) cpu = NULL;
   g_autoptr(GraftModel) model = NULL;
-  g_autoptr(NameMap) map = NULL;
+  g_autoptr(GraftZooNameMap) map = NULL;
   GraftZooOptions options;
   FileFacts facts;
   g_autofree char *file_arch = NULL;
@@ -897,12 +603,12 @@ graft_zoo_import (const char          *path,
 
   if (timm)
     {
-      map = name_map_new ();
+      map = _graft_zoo_name_map_new ();
       if (is_vit (arch))
-        add_vit_pairs (map, model);
+        _graft_zoo_timm_add_vit_pairs (map, model);
       else
-        add_mobile_pairs (map, arch, model);
-      apply_names (weights, map, model, &n_renamed, &n_reshaped);
+        _graft_zoo_timm_add_mobile_pairs (map, arch, model);
+      _graft_zoo_timm_apply_names (weights, map, model, &n_renamed, &n_reshaped);
     }
   if (!check_against (weights, model, path, arch, naming, map, error))
     {
