@@ -176,13 +176,15 @@ fetch_model (GraftCliGlobals *globals,
   g_autoptr(GError) error = NULL;
   g_autoptr(GraftCatalogEntry) entry = graft_catalog_find (name, &error);
   FetchProgress progress = { isatty (STDERR_FILENO), 0 };
+  gboolean was_there, verified = FALSE;
 
   if (entry == NULL)
     {
       _graft_cli_error ("%s", error->message);
       return GRAFT_CLI_EXIT_FAILURE;
     }
-  if (!graft_catalog_fetch (entry, on_fetch_progress, &progress, NULL, &error))
+  was_there = graft_catalog_entry_is_available (entry);
+  if (!graft_catalog_fetch (entry, &verified, on_fetch_progress, &progress, NULL, &error))
     {
       if (progress.terminal)
         fprintf (stderr, "\n");
@@ -198,8 +200,11 @@ fetch_model (GraftCliGlobals *globals,
                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
       json_object_put (o);
     }
+  else if (was_there)
+    printf ("%s: already here, %s\n", entry->name, entry->weights_path);
   else
-    printf ("%s: %s\n", entry->name, entry->weights_path);
+    printf ("%s: %s (%s)\n", entry->name, entry->weights_path,
+            verified ? "SHA-256 verified" : "no checksum was published: not verified");
   return GRAFT_CLI_EXIT_OK;
 }
 

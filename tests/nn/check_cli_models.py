@@ -4,17 +4,22 @@
 the bundled model first in the catalog with its card; a short run of the recipe landing
 in the user's own models folder and shown by `models` with its accuracy; torchvision and
 timm files of the same ResNet imported (architecture recognised) and a damaged one refused
-with the tensor named; the compatibility check for the demo task.
+with the tensor named; a hub model fetched from a loopback mirror of the hub (its SHA-256
+from the hub's Git LFS header, a wrong one refused) and imported from the cache; the
+compatibility check for the demo task.
 
 usage: check_cli_models.py GRAFT_CLI
 Exit status 0 when everything holds, 1 otherwise, 77 (skipped) without PyTorch or
 Fashion-MNIST unless GRAFT_TEST_REQUIRE_TORCH=1."""
 
+import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 REQUIRE = os.environ.get("GRAFT_TEST_REQUIRE_TORCH") == "1"
 try:
@@ -25,6 +30,7 @@ except ImportError as e:
     sys.exit(1 if REQUIRE else 77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import gen_timm  # noqa: E402
 import safetensors_io  # noqa: E402
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -47,6 +53,74 @@ def run(cli, env, *args, expect=0):
         print(result.stderr[-3000:])
         failures.append(f"graft-cli {' '.join(args)} exited {result.returncode}, not {expect}")
     return result
+
+
+class Mirror(http.server.ThreadingHTTPServer):
+    """A hub with Hugging Face's layout for one file: /timm/NAME/resolve/main/model.safetensors
+    answers 302 to /blob with the file's SHA-256 in X-Linked-ETag (or a wrong one)."""
+
+    def __init__(self, name, blob):
+        self.name, self.blob, self.wrong = name, blob, False
+        super().__init__(("127.0.0.1", 0), MirrorHandler)
+
+
+class MirrorHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        if self.path == f"/timm/{server.name}/resolve/main/model.safetensors":
+            sha = "0" * 64 if server.wrong else hashlib.sha256(server.blob).hexdigest()
+            self.send_response(302)
+            self.send_header("Location", "/blob")
+            self.send_header("X-Linked-ETag", f'"{sha}"')
+            self.send_header("X-Linked-Size", str(len(server.blob)))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/blob":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(server.blob)))
+            self.end_headers()
+            self.wfile.write(server.blob)
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+
+def fetch_from_mirror(cli, env, tmp):
+    name = "mobilenetv3_small_100.lamb_in1k"
+    torch.manual_seed(5)
+    model = torchvision.models.mobilenet_v3_small()
+    path = os.path.join(tmp, "timm-mnv3.safetensors")
+    safetensors_io.save(gen_timm.timm_state("mobilenet_v3_small", model), path)
+    with open(path, "rb") as f:
+        mirror = Mirror(name, f.read())
+    thread = threading.Thread(target=mirror.serve_forever, daemon=True)
+    thread.start()
+    env = dict(env, GRAFT_HUB_URL=f"http://127.0.0.1:{mirror.server_address[1]}")
+    try:
+        mirror.wrong = True
+        out = run(cli, env, "models", "fetch", name, expect=1)
+        check("SHA-256" in out.stderr or "checksum" in out.stderr,
+              f"a wrong checksum was not refused:\n{out.stderr}")
+        mirror.wrong = False
+        out = run(cli, env, "models", "fetch", name)
+        check("SHA-256 verified" in out.stdout, f"fetch printed:\n{out.stdout}")
+        entry = json.loads(run(cli, env, "--json", "models", name).stdout or "[{}]")[0]
+        check(entry.get("available") is True, f"the fetched model is not available: {entry}")
+        cached = entry.get("weights", "")
+        check(cached.startswith(env["XDG_CACHE_HOME"]), f"the weights went to {cached}")
+        out = run(cli, env, "--json", "models", "import", cached, "--name", "mine-mnv3")
+        if out.returncode == 0:
+            imported = json.loads(out.stdout)
+            check(imported["arch"] == "mobilenet_v3_small" and imported["naming"] == "timm" and
+                  imported["reshaped"] == 1, f"the fetched file imported as {imported}")
+    finally:
+        mirror.shutdown()
 
 
 def main():
@@ -118,6 +192,8 @@ def main():
         out = run(cli, env, "models", "import", bad_path, "--arch", "resnet18", expect=1)
         check("layer2.0.conv1.weight" in out.stderr and "bn1.running_var" in out.stderr,
               f"the damaged file's error does not name the tensors:\n{out.stderr}")
+
+        fetch_from_mirror(cli, env, tmp)
 
         # The compatibility check on the demo task.
         demo = os.path.join(tmp, "demo")

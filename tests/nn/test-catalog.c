@@ -79,6 +79,7 @@ test_hub_entries (Fixture       *f,
   guint n_hub = 0;
 
   g_setenv ("GRAFT_MODELS_DIR", f->bundled_dir, TRUE);
+  g_unsetenv ("GRAFT_HUB_URL");
   entries = graft_catalog_list (NULL);
   for (guint i = 0; i < entries->len; i++)
     {

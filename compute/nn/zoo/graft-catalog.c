@@ -48,7 +48,9 @@ static const HubModel hub_models[] = {
     "vit_tiny", "Apache-2.0", half_mean, half_mean, 5717416, 1.254 },
 };
 
-#define HUB_ADDRESS "https://huggingface.co/timm/%s/resolve/main/model.safetensors"
+/* $GRAFT_HUB_URL replaces the hub's address with a mirror's that has the same layout. */
+#define HUB_DEFAULT "https://huggingface.co"
+#define HUB_ADDRESS "%s/timm/%s/resolve/main/model.safetensors"
 
 void
 graft_catalog_entry_free (GraftCatalogEntry *entry)
@@ -435,6 +437,11 @@ graft_catalog_list (GPtrArray **problems)
         }
     }
 
+  const char *hub = g_getenv ("GRAFT_HUB_URL");
+  g_autofree char *hub_base = g_strdup (hub != NULL && hub[0] != '\0' ? hub : HUB_DEFAULT);
+
+  while (g_str_has_suffix (hub_base, "/"))
+    hub_base[strlen (hub_base) - 1] = '\0';
   for (guint i = 0; i < G_N_ELEMENTS (hub_models); i++)
     {
       const HubModel *model = &hub_models[i];
@@ -456,7 +463,7 @@ graft_catalog_list (GPtrArray **problems)
       entry->accuracy = -1.0;
       entry->source = GRAFT_CATALOG_HUB;
       entry->weights_path = g_build_filename (cache, file, NULL);
-      entry->url = g_strdup_printf (HUB_ADDRESS, model->name);
+      entry->url = g_strdup_printf (HUB_ADDRESS, hub_base, model->name);
       g_ptr_array_add (entries, entry);
     }
 
@@ -491,6 +498,7 @@ graft_catalog_find (const char  *name,
 
 gboolean
 graft_catalog_fetch (const GraftCatalogEntry *entry,
+                     gboolean                *verified,
                      GraftDownloadProgress    progress,
                      gpointer                 user_data,
                      GCancellable            *cancellable,
@@ -498,10 +506,16 @@ graft_catalog_fetch (const GraftCatalogEntry *entry,
 {
   g_return_val_if_fail (entry != NULL, FALSE);
 
+  if (verified != NULL)
+    *verified = FALSE;
   if (entry->source != GRAFT_CATALOG_HUB)
     {
       if (graft_catalog_entry_is_available (entry))
-        return TRUE;
+        {
+          if (verified != NULL)
+            *verified = TRUE;
+          return TRUE;
+        }
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                    "The weights of %s are missing: %s (its model card is %s)", entry->name,
                    entry->weights_path, entry->card_path);
@@ -510,5 +524,5 @@ graft_catalog_fetch (const GraftCatalogEntry *entry,
   if (graft_catalog_entry_is_available (entry))
     return TRUE;
   return graft_download_file (entry->url, entry->weights_path, entry->sha256, entry->size,
-                              NULL, progress, user_data, cancellable, error);
+                              verified, progress, user_data, cancellable, error);
 }

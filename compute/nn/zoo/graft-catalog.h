@@ -11,7 +11,9 @@ G_BEGIN_DECLS
  * Graft (their model cards in the bundled models folder), models the user trained with
  * a recipe such as `graft-cli pretrain` (cards in their own models folder, ahead of a
  * bundled model of the same name), and ImageNet-1k weights from public model hubs,
- * downloaded on demand into the cache. Bundled and local models come first. */
+ * downloaded on demand into the cache ($GRAFT_HUB_URL names a mirror of the hub, with
+ * its layout, in place of https://huggingface.co). Bundled and local models come
+ * first. */
 
 typedef enum {
   GRAFT_CATALOG_BUNDLED,   /* ships with Graft */
@@ -71,9 +73,12 @@ GraftCatalogEntry  *graft_catalog_find            (const char         *name,
                                                    GError            **error);
 
 /* Downloads a hub entry's weights into the cache (resuming a partial file, verifying
- * the checksum the catalog or the hub gives). Nothing to do for other sources or when
- * the file is already there. Call from a worker thread. */
+ * the checksum the catalog or the hub gives; @verified, may be NULL, says whether one
+ * was given and held). Nothing to do for other sources or when the file is already
+ * there (then @verified is TRUE only for bundled and local files). Call from a worker
+ * thread. */
 gboolean            graft_catalog_fetch           (const GraftCatalogEntry *entry,
+                                                   gboolean                *verified,
                                                    GraftDownloadProgress    progress,
                                                    gpointer                 user_data,
                                                    GCancellable            *cancellable,
