@@ -6,11 +6,16 @@ GRAFT_PACKAGES_ENGINE=(
   meson ninja-build pkg-config gcc libc6-dev python3
   glslc libvulkan-dev libvulkan1 mesa-vulkan-drivers
   libglib2.0-dev libglib2.0-bin libjson-c-dev libopenblas-dev
-  libsoup-3.0-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+  libsoup-3.0-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev dataset-fashion-mnist
 )
 GRAFT_PACKAGES_GUI=(
   libgtk-4-dev libadwaita-1-dev adwaita-icon-theme librsvg2-common
   desktop-file-utils appstream gettext
+)
+# ./test.sh --sanitize: clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev,
+# which clang does not pull in), and llvm-symbolizer for readable stack traces.
+GRAFT_PACKAGES_FUZZ=(
+  clang libclang-rt-14-dev llvm
 )
 GRAFT_PACKAGES_TEST=(
   xvfb xauth

@@ -4,9 +4,6 @@
 /* Helpers shared by the engine's test programs: random operands, tensors made from host
  * data and read back, whether CI demands a Vulkan device, and a backend of each kind. */
 
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-
 #include "graft.h"
 
 /* Removes @path and everything below it (links are removed, not followed): a test's
@@ -14,24 +11,7 @@
 static inline void
 graft_test_remove_tree (const char *path)
 {
-  GStatBuf st;
-
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          graft_test_remove_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
+  graft_remove_tree (path);
 }
 
 /* Set in CI on machines that have lavapipe: a missing Vulkan device is then a failure

@@ -22,10 +22,14 @@ typedef struct {
 /* Each command parses its own argv (argv[0] is the command name). */
 int _graft_cli_devices (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_bench   (GraftCliGlobals *globals, int argc, char **argv);
+@model "none" leaves out the training step. */
+int _graft_cli_bench_data (GraftCliGlobals *globals, const char *model, guint batch, guint size,
+                           guint n_images, guint n_threads, double seconds, const char *corpus);
 int _graft_cli_forward (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_models  (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_pretrain (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_demo_dataset (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_import  (GraftCliGlobals *globals, int argc, char **argv);
 
 /* Parses a command's options: @entries (may be NULL) plus --device and --json, which may
  * also follow the command name. On a usage error prints it and returns FALSE. argv keeps

@@ -20,10 +20,11 @@ typedef struct {
 static const Command commands[] = {
   { "devices", _graft_cli_devices, "List the compute devices of this machine and their limits" },
   { "demo-dataset", _graft_cli_demo_dataset, "Write the demo task (Fashion-MNIST classes 5–9) as PNG class folders" },
+  { "import",  _graft_cli_import,  "Import a dataset into a project: health report and stratified split" },
   { "models",  _graft_cli_models,  "The catalog of pre-trained models; fetch or import weights" },
   { "pretrain", _graft_cli_pretrain, "Train the bundled model (ResNet-10 on Fashion-MNIST classes 0–4)" },
   { "forward", _graft_cli_forward, "Run a model on tensors in safetensors files (and its gradients)" },
-  { "bench",   _graft_cli_bench,   "Measure the speed of an op on each device (bench gemm)" },
+  { "bench",   _graft_cli_bench,   "Measure speed: GEMM per device, training steps, the data pipeline (bench gemm|train-step|data)" },
 };
 
 void

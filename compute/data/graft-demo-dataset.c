@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "graft-data-error.h"
+#include "io/graft-file-util.h"
 #include "graft-demo-dataset.h"
 #include "graft-fashion-mnist.h"
 #include "graft-image-write.h"
@@ -21,32 +22,6 @@ graft_demo_dataset_class_name (guint index)
   if (index >= GRAFT_DEMO_DATASET_N_CLASSES)
     return NULL;
   return graft_fashion_mnist_class_name (GRAFT_DEMO_DATASET_FIRST_LABEL + index);
-}
-
-/* Removes @path and, if it is a folder (not a link to one), everything inside it. Used only
- * on trees this module wrote; failures are left for the next run to clean up. */
-static void
-remove_tree (const char *path)
-{
-  GStatBuf st;
-
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      g_autoptr(GDir) folder = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (folder != NULL && (name = g_dir_read_name (folder)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      if (g_rmdir (path) != 0)
-        g_debug ("Could not remove %s: %s", path, g_strerror (errno));
-    }
-  else if (g_unlink (path) != 0)
-    g_debug ("Could not remove %s: %s", path, g_strerror (errno));
 }
 
 /* "WHAT PATH: the system's reason; what to check". */
@@ -111,7 +86,7 @@ check_target (const char  *dir,
     }
 
   for (guint i = 0; clean && i < leftovers->len; i++)
-    remove_tree (g_ptr_array_index (leftovers, i));
+    graft_remove_tree (g_ptr_array_index (leftovers, i));
   return TRUE;
 }
 
@@ -317,7 +292,7 @@ swap_in (const char  *dir,
   ok = done == G_N_ELEMENTS (moves);
   while (!ok && done-- > 0)
     move_entry (moves[done].to, moves[done].from, moves[done].name, NULL);
-  remove_tree (old);
+  graft_remove_tree (old);
   return ok;
 }
 
@@ -406,7 +381,7 @@ graft_demo_dataset_write (const char                *dir,
   ok = ok &&
        write_marker (dir, per_class, seed, GRAFT_DEMO_DATASET_N_CLASSES * per_class, n_test, error) &&
        swap_in (dir, built, error);
-  remove_tree (built);
+  graft_remove_tree (built);
   return ok;
 }
 

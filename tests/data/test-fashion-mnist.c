@@ -112,8 +112,8 @@ write_split (Fixture                *fx,
 {
   g_autoptr(GByteArray) images = make_images (count);
   g_autoptr(GByteArray) labels = make_labels (count);
-  g_autofree char *images_path = write_source_file (fx, split, FALSE, images);
-  g_autofree char *labels_path = write_source_file (fx, split, TRUE, labels);
+  g_free (write_source_file (fx, split, FALSE, images));
+  g_free (write_source_file (fx, split, TRUE, labels));
 }
 
 static void
