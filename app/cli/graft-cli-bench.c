@@ -233,29 +233,38 @@ _graft_cli_bench (GraftCliGlobals  *globals,
 {
   g_autofree char *sizes = NULL;
   g_autofree char *model = NULL;
+  g_autofree char *corpus = NULL;
+  gint images = 0, threads = 0;
   g_autoptr(GArray) shapes = g_array_new (FALSE, FALSE, sizeof (Shape));
   double min_seconds = -1;
   gint batch = 32, size = 224, classes = 1000;
   const GOptionEntry entries[] = {
     { "sizes", 0, 0, G_OPTION_ARG_STRING, &sizes, "gemm: comma-separated sizes: N (square) or MxNxK (default 256,512,1024)", "SIZES" },
-    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each measurement for at least this long (default 0.5 for gemm, 10 for train-step)", "S" },
-    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "train-step: zoo architecture (default resnet18)", "NAME" },
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "train-step: images per batch (default 32)", "N" },
-    { "size", 0, 0, G_OPTION_ARG_INT, &size, "train-step: image side in pixels (default 224)", "PIXELS" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &min_seconds, "Time each measurement for at least this long (default 0.5 for gemm, 10 for train-step, 5 for the data loader)", "S" },
+    { "model", 0, 0, G_OPTION_ARG_STRING, &model, "train-step: zoo architecture (default resnet18); data: the model trained beside the loader (default mobilenet_v3_small, none to leave it out)", "NAME" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "train-step, data: images per batch (default 32)", "N" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "train-step, data: image side in pixels (default 224)", "PIXELS" },
     { "classes", 0, 0, G_OPTION_ARG_INT, &classes, "train-step: classes of the head (default 1000)", "N" },
+    { "images", 0, 0, G_OPTION_ARG_INT, &images, "data: how many Fashion-MNIST images (default all 60000)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "data: loader threads (default one per processor)", "N" },
+    { "corpus", 0, 0, G_OPTION_ARG_FILENAME, &corpus, "data: folder for the PNG files (default in the user cache)", "DIR" },
     G_OPTION_ENTRY_NULL
   };
   const char *usage = "usage: graft-cli bench gemm [--sizes=256,512,1024] [--seconds=0.5] [--device=DEVICE] [--json]\n"
-                      "       graft-cli bench train-step [--model=resnet18] [--batch=32] [--size=224] [--classes=1000] [--seconds=10] [--device=DEVICE] [--json]";
+                      "       graft-cli bench train-step [--model=resnet18] [--batch=32] [--size=224] [--classes=1000] [--seconds=10] [--device=DEVICE] [--json]\n"
+                      "       graft-cli bench data [--images=60000] [--model=mobilenet_v3_small|none] [--batch=32] [--size=224] [--threads=N] [--seconds=5] [--corpus=DIR] [--device=DEVICE] [--json]";
 
-  if (!_graft_cli_parse (globals, &argc, &argv, entries, "gemm|train-step",
+  if (!_graft_cli_parse (globals, &argc, &argv, entries, "gemm|train-step|data",
                          "gemm: measure GEMM speed on every device (or the one --device names)\n"
                          "beside OpenBLAS on the same machine.\n"
                          "train-step: measure images per second of whole training steps of a\n"
-                         "zoo model on one device (tests/bench/train_step.py measures PyTorch)."))
+                         "zoo model on one device (tests/bench/train_step.py measures PyTorch).\n"
+                         "data: import and health-check Fashion-MNIST as PNG files, then the\n"
+                         "loader's augmented images per second beside a training step's."))
     return GRAFT_CLI_EXIT_USAGE;
 
-  if (argc != 2 || (!g_str_equal (argv[1], "gemm") && !g_str_equal (argv[1], "train-step")))
+  if (argc != 2 || (!g_str_equal (argv[1], "gemm") && !g_str_equal (argv[1], "train-step") &&
+                    !g_str_equal (argv[1], "data")))
     {
       _graft_cli_error ("%s", usage);
       return GRAFT_CLI_EXIT_USAGE;
@@ -264,6 +273,17 @@ _graft_cli_bench (GraftCliGlobals  *globals,
     {
       _graft_cli_error ("--seconds must lie between 0 and 600");
       return GRAFT_CLI_EXIT_USAGE;
+    }
+
+  if (g_str_equal (argv[1], "data"))
+    {
+      if (batch < 1 || batch > 4096 || size < 8 || size > 4096 || images < 0 || threads < 0 || threads > 64)
+        {
+          _graft_cli_error ("--batch, --size, --images or --threads is out of range");
+          return GRAFT_CLI_EXIT_USAGE;
+        }
+      return _graft_cli_bench_data (globals, model != NULL ? model : "mobilenet_v3_small", batch, size,
+                                    images, threads, min_seconds >= 0 ? min_seconds : 5.0, corpus);
     }
 
   if (g_str_equal (argv[1], "train-step"))

@@ -22,7 +22,7 @@ typedef struct {
 /* Each command parses its own argv (argv[0] is the command name). */
 int _graft_cli_devices (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_bench   (GraftCliGlobals *globals, int argc, char **argv);
-@model "none" leaves out the training step. */
+/* graft-cli bench data (graft-cli-bench-data.c); @model "none" leaves out the training step. */
 int _graft_cli_bench_data (GraftCliGlobals *globals, const char *model, guint batch, guint size,
                            guint n_images, guint n_threads, double seconds, const char *corpus);
 int _graft_cli_forward (GraftCliGlobals *globals, int argc, char **argv);
