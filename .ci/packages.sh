@@ -19,7 +19,7 @@ GRAFT_PACKAGES_FUZZ=(
 )
 GRAFT_PACKAGES_TEST=(
   xvfb xauth
-  python3-torch python3-torchvision
+  python3-torch python3-torchvision python3-sklearn
 )
 
 graft_missing_packages () {

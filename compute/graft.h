@@ -39,3 +39,5 @@
 #include "nn/zoo/graft-zoo-adapt.h"
 #include "nn/zoo/graft-catalog.h"
 #include "train/graft-pretrain.h"
+#include "eval/graft-eval-error.h"
+#include "eval/graft-metrics.h"
