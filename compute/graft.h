@@ -32,6 +32,8 @@
 #include "data/graft-image-cache.h"
 #include "data/graft-loader.h"
 #include "project/graft-project.h"
+#include "project/graft-run.h"
+#include "project/graft-run-compare.h"
 #include "nn/graft-weights.h"
 #include "nn/graft-model.h"
 #include "nn/zoo/graft-zoo.h"
