@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graft-metrics-private.h"
+#include "io/graft-json.h"
 
 /* Writing */
 
@@ -210,22 +211,6 @@ set_parse_error (GError     **error,
   g_set_error (error, GRAFT_EVAL_ERROR, GRAFT_EVAL_ERROR_PARSE, "Saved metrics: %s", message);
 }
 
-static const char *
-json_kind (json_object *value)
-{
-  switch (json_object_get_type (value))
-    {
-    case json_type_null: return "null";
-    case json_type_boolean: return "true or false";
-    case json_type_double:
-    case json_type_int: return "a number";
-    case json_type_object: return "an object";
-    case json_type_array: return "a list";
-    case json_type_string: return "a string";
-    default: return "something else";
-    }
-}
-
 static gboolean
 get_member (json_object  *object,
             const char   *prefix,
@@ -248,18 +233,9 @@ get_member (json_object  *object,
   if (json_object_is_type (*value, type) ||
       (type == json_type_double && json_object_is_type (*value, json_type_int)))
     return TRUE;
-  switch (type)
-    {
-    case json_type_object: wanted = "an object"; break;
-    case json_type_array: wanted = "a list"; break;
-    case json_type_string: wanted = "a string"; break;
-    case json_type_int: wanted = "a whole number"; break;
-    case json_type_double: wanted = "a number"; break;
-    case json_type_boolean: wanted = "true or false"; break;
-    default: wanted = "something else"; break;
-    }
+  wanted = graft_json_describe_type (type);
   set_parse_error (error, "the field “%s%s” must be %s, not %s", prefix, key, wanted,
-                   json_kind (*value));
+                   graft_json_describe (*value));
   return FALSE;
 }
 
@@ -408,7 +384,7 @@ read_per_class (json_object   *root,
       if (!json_object_is_type (item, json_type_object))
         {
           set_parse_error (error, "the item “per_class[%u]” must be an object, not %s", c,
-                           json_kind (item));
+                           graft_json_describe (item));
           return FALSE;
         }
       if (!read_count (item, prefix, "support", 0, self->n_images, &m->support, error) ||
@@ -456,7 +432,7 @@ read_confusion (json_object   *root,
           if (!json_object_is_type (value, json_type_int))
             {
               set_parse_error (error, "the field “%s%s” must be a whole number, not %s", key,
-                               cell, json_kind (value));
+                               cell, graft_json_describe (value));
               return FALSE;
             }
           if (!check_count (value, key, cell, 0, self->n_images, &count, error))
@@ -511,7 +487,7 @@ read_calibration (json_object   *root,
       if (!json_object_is_type (item, json_type_object))
         {
           set_parse_error (error, "the item “calibration.bins[%u]” must be an object, not %s",
-                           b, json_kind (item));
+                           b, graft_json_describe (item));
           return FALSE;
         }
       if (!read_ratio (item, prefix, "lower", &bin->lower, error) ||
@@ -567,7 +543,7 @@ read_slices (json_object          *root,
       if (!json_object_is_type (item, json_type_object))
         {
           set_parse_error (error, "the item “%s.slices[%u]” must be an object, not %s", key, q,
-                           json_kind (item));
+                           graft_json_describe (item));
           return FALSE;
         }
       if (!read_count (item, slice, "count", 0, n_images, &slices->count[q], error) ||
@@ -610,7 +586,7 @@ read_predictions (json_object   *root,
       if (!json_object_is_type (item, json_type_object))
         {
           set_parse_error (error, "the item “predictions[%u]” must be an object, not %s", i,
-                           json_kind (item));
+                           graft_json_describe (item));
           return FALSE;
         }
       if (!read_count (item, prefix, "label", 0, self->n_classes - 1, &label, error) ||
@@ -664,7 +640,7 @@ read_classes (json_object   *root,
       if (!json_object_is_type (item, json_type_string))
         {
           set_parse_error (error, "the item “classes[%u]” must be a string, not %s", c,
-                           json_kind (item));
+                           graft_json_describe (item));
           return FALSE;
         }
       self->class_names[c] = g_strdup (json_object_get_string (item));
@@ -686,7 +662,7 @@ graft_metrics_from_json (struct json_object  *root,
 
   if (!json_object_is_type (root, json_type_object))
     {
-      set_parse_error (error, "expected an object, not %s", json_kind (root));
+      set_parse_error (error, "expected an object, not %s", graft_json_describe (root));
       return NULL;
     }
   if (!get_member (root, "", "schema", json_type_int, TRUE, &schema, error))

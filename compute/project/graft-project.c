@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "graft-project.h"
+#include "io/graft-json.h"
 
 G_DEFINE_QUARK (graft-project-error-quark, graft_project_error)
 
@@ -113,22 +114,6 @@ set_field_error (GError     **error,
                "project again (its split is then drawn anew)", file, what);
 }
 
-static const char *
-json_kind (json_object *value)
-{
-  switch (json_object_get_type (value))
-    {
-    case json_type_null: return "null";
-    case json_type_boolean: return "true or false";
-    case json_type_double:
-    case json_type_int: return "a number";
-    case json_type_object: return "an object";
-    case json_type_array: return "a list";
-    case json_type_string: return "a string";
-    default: return "something else";
-    }
-}
-
 static gboolean
 get_member (json_object  *object,
             const char   *key,
@@ -152,17 +137,9 @@ get_member (json_object  *object,
   if (json_object_is_type (*value, type) ||
       (type == json_type_double && json_object_is_type (*value, json_type_int)))
     return TRUE;
-  switch (type)
-    {
-    case json_type_object: wanted = "an object"; break;
-    case json_type_array: wanted = "a list"; break;
-    case json_type_string: wanted = "a string"; break;
-    case json_type_int: wanted = "a whole number"; break;
-    case json_type_double: wanted = "a number"; break;
-    default: wanted = "something else"; break;
-    }
+  wanted = graft_json_describe_type (type);
   set_field_error (error, file, "the field “%s” must be %s, not %s", field, wanted,
-                   json_kind (*value));
+                   graft_json_describe (*value));
   return FALSE;
 }
 
@@ -185,7 +162,7 @@ parse_classes (GraftProject  *self,
           set_field_error (error, self->file, "the field “classes[%" G_GSIZE_FORMAT "]” must "
                            "be the name of a class, not %s", i,
                            item == NULL ? "null" : json_object_is_type (item, json_type_string)
-                                                   ? "an empty string" : json_kind (item));
+                                                   ? "an empty string" : graft_json_describe (item));
           return FALSE;
         }
       if (!g_hash_table_add (names, (gpointer) name))
@@ -284,7 +261,7 @@ parse_split (GraftProject  *self,
             {
               set_field_error (error, self->file, "the field “split.assignment.%s” must be "
                                "“train”, “val” or “test”, not %s", name,
-                               text != NULL ? text : value == NULL ? "null" : json_kind (value));
+                               text != NULL ? text : value == NULL ? "null" : graft_json_describe (value));
               return FALSE;
             }
           g_hash_table_replace (self->assignment, g_strdup (name), GINT_TO_POINTER (split_value));
@@ -416,7 +393,7 @@ graft_project_open (const char  *dir,
   if (!json_object_is_type (root, json_type_object))
     {
       set_field_error (error, self->file, "the file must hold an object, not %s",
-                       json_kind (root));
+                       graft_json_describe (root));
       json_object_put (root);
       return NULL;
     }

@@ -14,6 +14,7 @@
 #include "graft-project.h"
 #include "graft-run.h"
 #include "io/graft-file-util.h"
+#include "io/graft-json.h"
 
 struct _GraftRun {
   char           *dir;
@@ -310,22 +311,6 @@ set_field_error (GError     **error,
                "%s: %s; correct it in a text editor, or delete the run", file, what);
 }
 
-static const char *
-json_kind (json_object *value)
-{
-  switch (json_object_get_type (value))
-    {
-    case json_type_null: return "null";
-    case json_type_boolean: return "true or false";
-    case json_type_double:
-    case json_type_int: return "a number";
-    case json_type_object: return "an object";
-    case json_type_array: return "a list";
-    case json_type_string: return "a string";
-    default: return "something else";
-    }
-}
-
 static gboolean
 is_number (json_object *value)
 {
@@ -354,16 +339,9 @@ get_member (json_object  *object,
     }
   if (json_object_is_type (*value, type))
     return TRUE;
-  switch (type)
-    {
-    case json_type_object: wanted = "an object"; break;
-    case json_type_array: wanted = "a list"; break;
-    case json_type_string: wanted = "a string"; break;
-    case json_type_int: wanted = "a whole number"; break;
-    default: wanted = "something else"; break;
-    }
+  wanted = graft_json_describe_type (type);
   set_field_error (error, file, "the field “%s” must be %s, not %s", key, wanted,
-                   json_kind (*value));
+                   graft_json_describe (*value));
   return FALSE;
 }
 
@@ -379,7 +357,7 @@ check_epoch (json_object  *epoch,
   if (!json_object_is_type (epoch, json_type_object))
     {
       set_field_error (error, file, "the field “%s” must be an object, not %s", field,
-                       json_kind (epoch));
+                       graft_json_describe (epoch));
       return FALSE;
     }
   if (!json_object_object_get_ex (epoch, "epoch", &number) ||
@@ -394,7 +372,7 @@ check_epoch (json_object  *epoch,
       if (!is_number (value) || !isfinite (json_object_get_double (value)))
         {
           set_field_error (error, file, "the field “%s.%s” must be a finite number, not %s",
-                           field, key, is_number (value) ? "infinite" : json_kind (value));
+                           field, key, is_number (value) ? "infinite" : graft_json_describe (value));
           return FALSE;
         }
   }
@@ -478,7 +456,7 @@ parse_run (GraftRun     *self,
       !json_object_is_type (metrics, json_type_object))
     {
       set_field_error (error, file, "the field “final_metrics” must be an object, not %s",
-                       json_kind (metrics));
+                       graft_json_describe (metrics));
       return FALSE;
     }
 
@@ -516,7 +494,7 @@ parse_run (GraftRun     *self,
         if (!is_number (value))
           {
             set_field_error (error, file, "the field “timing.%s” must be a number, not %s",
-                             key, json_kind (value));
+                             key, graft_json_describe (value));
             return FALSE;
           }
     }
@@ -604,7 +582,7 @@ graft_run_open (const char  *project_dir,
   if (!json_object_is_type (root, json_type_object))
     {
       set_field_error (error, self->file, "the file must hold an object, not %s",
-                       json_kind (root));
+                       graft_json_describe (root));
       json_object_put (root);
       return NULL;
     }
