@@ -366,6 +366,7 @@ graft_model_add_flatten (GraftModel *self,
 {
   const GraftNode *in;
   GraftNode *node;
+  guint channels;
   int index;
 
   g_return_val_if_fail (self != NULL, -1);
@@ -378,8 +379,10 @@ graft_model_add_flatten (GraftModel *self,
       self->broken = TRUE;
       return -1;
     }
+  /* add_node() may move the nodes: read the input's size first */
+  channels = in->channels * in->fixed_h * in->fixed_w;
   index = add_node (self, GRAFT_NODE_FLATTEN, NULL, &input, 1, &node);
-  node->channels = in->channels * in->fixed_h * in->fixed_w;
+  node->channels = channels;
   node->flat = TRUE;
   return index;
 }

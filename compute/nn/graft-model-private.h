@@ -42,6 +42,9 @@ typedef enum {
 
 typedef struct {
   GraftNodeKind     kind;
+  /* Batch norm: whether the last forward pass normalised with the batch's statistics
+   * (training, not frozen by graft_model_set_freeze_norm()); its backward follows. */
+  gboolean          batch_stats;
   char             *name;
   guint             block;
   int              *inputs;
@@ -118,6 +121,8 @@ struct _GraftModel {
   gboolean       broken;
   gboolean       finished;
   gboolean       dropout_enabled;
+  gboolean       freeze_norm;  /* frozen batch norms keep their running statistics */
+  int            start_layer;  /* forward runs the layers after it (0: all of them) */
 
   GPtrArray     *blocks;       /* char *, NULL-terminated */
   guint          current_block;
@@ -139,7 +144,8 @@ struct _GraftModel {
   guint64        activation_bytes;
 
   /* Bumped by whatever changes the ops of a training step (trainable flags, dropout,
-   * prepared sizes): a recorded step is recorded again after it. */
+   * frozen norms, the start layer, prepared sizes): a recorded step is recorded again
+   * after it. */
   guint          generation;
   GraftModelStep step;
 };
@@ -195,6 +201,11 @@ void     _graft_model_init_values   (GRand         *rand,
                                      gsize          n);
 
 /* graft-model-run.c */
+/* Whether batch-norm node @node normalises with the batch's statistics in a forward pass
+ * with @training: not when graft_model_set_freeze_norm() holds it to its running ones. */
+gboolean _graft_model_norm_uses_batch_stats (GraftModel *self,
+                                             GraftNode  *node,
+                                             gboolean    training);
 /* The seed of node @index's random draws in a pass seeded with @seed. */
 guint64  _graft_model_node_seed     (guint64      seed,
                                      int          index);

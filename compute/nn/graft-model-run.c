@@ -516,6 +516,26 @@ node_dropout (GraftModel   *self,
                   : graft_op_dropout (x, p, s, drop, y, error);
 }
 
+gboolean
+_graft_model_norm_uses_batch_stats (GraftModel *self,
+                                    GraftNode  *node,
+                                    gboolean    training)
+{
+  if (!training)
+    return FALSE;
+  if (!self->freeze_norm)
+    return TRUE;
+  /* frozen when neither its weight nor its bias learns */
+  for (guint p = 0; p < 2; p++)
+    {
+      GraftParam *param = _graft_model_param (self, node->params[p]);
+
+      if (param != NULL && param->trainable)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 guint64
 _graft_model_node_seed (guint64 seed,
                         int     index)
@@ -544,7 +564,9 @@ _graft_model_forward_node (GraftModel  *self,
       {
         GraftNormParams params = node->norm;
 
-        params.training = training;
+        /* noted for the backward pass, which must use the same formula */
+        node->batch_stats = _graft_model_norm_uses_batch_stats (self, node, training);
+        params.training = node->batch_stats;
         return graft_op_batch_norm2d (in->y, param_value (self, node, 0),
                                       param_value (self, node, 1), param_value (self, node, 2),
                                       param_value (self, node, 3), &params, node->y,
@@ -645,7 +667,7 @@ _graft_model_backward_node (GraftModel  *self,
 
         if (dx == NULL && dw == NULL && db == NULL)
           return TRUE;
-        params.training = self->last_training;
+        params.training = node->batch_stats;
         if (!graft_op_batch_norm2d_backward (node->dy, in->y, param_value (self, node, 0),
                                              node->aux[0], node->aux[1], &params,
                                              dx != NULL ? dx : _graft_model_junk (self, index, 7, in->y, error),

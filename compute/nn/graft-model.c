@@ -302,6 +302,192 @@ graft_model_set_dropout_enabled (GraftModel *self,
   self->dropout_enabled = enabled;
 }
 
+void
+graft_model_set_freeze_norm (GraftModel *self,
+                             gboolean    freeze)
+{
+  g_return_if_fail (self != NULL);
+  freeze = !!freeze;
+  if (self->freeze_norm != freeze)
+    self->generation++;
+  self->freeze_norm = freeze;
+}
+
+/* ---- layers ----------------------------------------------------------------------------- */
+
+guint
+graft_model_get_n_layers (GraftModel *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->nodes->len;
+}
+
+gboolean
+graft_model_get_layer_info (GraftModel     *self,
+                            int             layer,
+                            GraftLayerInfo *info)
+{
+  GraftNode *node;
+
+  g_return_val_if_fail (self != NULL && info != NULL, FALSE);
+
+  if (layer < 0 || (guint) layer >= self->nodes->len)
+    return FALSE;
+  node = _graft_model_node (self, layer);
+  info->name = node->name;
+  info->block = g_ptr_array_index (self->blocks, node->block);
+  info->is_batch_norm = node->kind == GRAFT_NODE_BATCH_NORM;
+  info->input = node->n_inputs > 0 ? node->inputs[0] : -1;
+  return TRUE;
+}
+
+GraftTensor *
+graft_model_get_layer_output (GraftModel *self,
+                              int         layer)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  if (layer < 0 || (guint) layer >= self->nodes->len)
+    return NULL;
+  return _graft_model_node (self, layer)->y;
+}
+
+/* The first layer after @layer that reads a layer before it, or -1 when there is none
+ * (@layer is a cut: its output is all the later layers see of the input). */
+static int
+skips_over (GraftModel *self,
+            int         layer,
+            int        *reads)
+{
+  for (guint j = layer + 1; j < self->nodes->len; j++)
+    {
+      GraftNode *node = _graft_model_node (self, j);
+
+      for (guint k = 0; k < node->n_inputs; k++)
+        if (node->inputs[k] < layer)
+          {
+            if (reads != NULL)
+              *reads = node->inputs[k];
+            return (int) j;
+          }
+    }
+  return -1;
+}
+
+int
+graft_model_get_block_output (GraftModel *self,
+                              const char *block)
+{
+  int last = -1;
+
+  g_return_val_if_fail (self != NULL && block != NULL, -1);
+
+  for (guint b = 0; b + 1 < self->blocks->len; b++)
+    if (g_str_equal (g_ptr_array_index (self->blocks, b), block))
+      {
+        for (guint i = 1; i < self->nodes->len; i++)
+          if (_graft_model_node (self, i)->block == b)
+            last = (int) i;
+        break;
+      }
+  if (last < 0 || skips_over (self, last, NULL) >= 0)
+    return -1;
+  return last;
+}
+
+/* The first trainable parameter of layers 1..@layer, or NULL. */
+static GraftParam *
+prefix_trainable (GraftModel *self,
+                  int         layer)
+{
+  for (int i = 1; i <= layer; i++)
+    {
+      GraftNode *node = _graft_model_node (self, i);
+
+      for (guint p = 0; p < GRAFT_NODE_MAX_PARAMS; p++)
+        {
+          GraftParam *param = _graft_model_param (self, node->params[p]);
+
+          if (param != NULL && param->trainable)
+            return param;
+        }
+    }
+  return NULL;
+}
+
+static gboolean
+prefix_trainable_error (GraftModel  *self,
+                        GraftParam  *param,
+                        GError     **error)
+{
+  GraftNode *start = _graft_model_node (self, self->start_layer);
+
+  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_STATE,
+               "%s: %s is trainable but the layers up to %d%s%s do not run (they start "
+               "from cached features); freeze it, or start from layer 0", self->arch,
+               param->name, self->start_layer, start->name != NULL ? " " : "",
+               start->name != NULL ? start->name : "");
+  return FALSE;
+}
+
+static gboolean check_finished (GraftModel  *self,
+                                GError     **error);
+
+static gboolean
+check_layer (GraftModel  *self,
+             int          layer,
+             GError     **error)
+{
+  if (layer >= 0 && (guint) layer < self->nodes->len)
+    return TRUE;
+  g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+               "%s has no layer %d (it has %u)", self->arch, layer, self->nodes->len);
+  return FALSE;
+}
+
+gboolean
+graft_model_set_start_layer (GraftModel  *self,
+                             int          layer,
+                             GError     **error)
+{
+  GraftParam *param;
+  int skipper, reads = -1;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_finished (self, error) || !check_layer (self, layer, error))
+    return FALSE;
+  if (layer > 0 && (skipper = skips_over (self, layer, &reads)) >= 0)
+    {
+      GraftNode *node = _graft_model_node (self, layer);
+
+      g_set_error (error, GRAFT_MODEL_ERROR, GRAFT_MODEL_ERROR_ARCH,
+                   "%s: layer %d%s%s is not a cut of the network: layer %d reads layer %d "
+                   "before it; start at the end of a block (graft_model_get_block_output)",
+                   self->arch, layer, node->name != NULL ? " " : "",
+                   node->name != NULL ? node->name : "", skipper, reads);
+      return FALSE;
+    }
+  if ((param = prefix_trainable (self, layer)) != NULL)
+    {
+      int was = self->start_layer;
+
+      self->start_layer = layer;   /* for the message */
+      prefix_trainable_error (self, param, error);
+      self->start_layer = was;
+      return FALSE;
+    }
+  if (self->start_layer != layer)
+    {
+      /* other layers run: a backward pass needs a forward pass of this kind first */
+      self->generation++;
+      self->forward_done = FALSE;
+    }
+  self->start_layer = layer;
+  return TRUE;
+}
+
 /* ---- weights --------------------------------------------------------------------------- */
 
 gboolean
@@ -423,7 +609,8 @@ graft_model_load_state (GraftModel    *self,
       GraftWeightsEntry *entry = graft_weights_get (weights, i);
 
       if (!g_hash_table_contains (known, entry->name) &&
-          !g_str_has_suffix (entry->name, "num_batches_tracked"))
+          !g_str_has_suffix (entry->name, "num_batches_tracked") &&
+          !g_str_has_prefix (entry->name, "optimizer/"))
         PROBLEM (GRAFT_IO_ERROR_UNEXPECTED_KEY, "%s is not part of the model", entry->name);
     }
 #undef PROBLEM
@@ -667,13 +854,18 @@ graft_model_forward (GraftModel  *self,
                      guint64      seed,
                      GError     **error)
 {
+  GraftParam *param;
+
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!check_prepared (self, error))
     return FALSE;
+  /* trainable flags may have changed since graft_model_set_start_layer() */
+  if ((param = prefix_trainable (self, self->start_layer)) != NULL)
+    return prefix_trainable_error (self, param, error);
   self->forward_done = FALSE;
-  for (guint i = 1; i < self->nodes->len; i++)
+  for (guint i = self->start_layer + 1; i < self->nodes->len; i++)
     if (!_graft_model_forward_node (self, i, training, seed, error))
       {
         GraftNode *node = _graft_model_node (self, i);
@@ -688,8 +880,33 @@ graft_model_forward (GraftModel  *self,
   return TRUE;
 }
 
+gboolean
+graft_model_forward_to (GraftModel  *self,
+                        int          layer,
+                        GError     **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_prepared (self, error) || !check_layer (self, layer, error))
+    return FALSE;
+  /* the later layers' outputs no longer follow from these: no backward through them */
+  self->forward_done = FALSE;
+  for (int i = 1; i <= layer; i++)
+    if (!_graft_model_forward_node (self, i, FALSE, 0, error))
+      {
+        GraftNode *node = _graft_model_node (self, i);
+
+        g_prefix_error (error, "%s forward, layer %d%s%s: ", self->arch, i,
+                        node->name != NULL ? " " : "", node->name != NULL ? node->name : "");
+        return FALSE;
+      }
+  return TRUE;
+}
+
 /* Which layers the backward pass visits: those with a trainable parameter, and those
- * between such a layer and the output. */
+ * between such a layer and the output; never the start layer or those before it, which
+ * did not run. */
 static void
 mark_needs_grad (GraftModel *self)
 {
@@ -698,6 +915,9 @@ mark_needs_grad (GraftModel *self)
       GraftNode *node = _graft_model_node (self, i);
 
       node->needs_grad = FALSE;
+      node->dy_written = FALSE;
+      if ((int) i <= self->start_layer)
+        continue;
       for (guint p = 0; p < GRAFT_NODE_MAX_PARAMS; p++)
         {
           GraftParam *param = _graft_model_param (self, node->params[p]);
@@ -708,7 +928,6 @@ mark_needs_grad (GraftModel *self)
       for (guint k = 0; k < node->n_inputs; k++)
         if (_graft_model_node (self, node->inputs[k])->needs_grad)
           node->needs_grad = TRUE;
-      node->dy_written = FALSE;
     }
 }
 
@@ -759,7 +978,7 @@ graft_model_backward (GraftModel   *self,
     }
   out->dy_written = TRUE;
 
-  for (int i = self->output; i >= 1; i--)
+  for (int i = self->output; i > self->start_layer; i--)
     {
       GraftNode *node = _graft_model_node (self, i);
 

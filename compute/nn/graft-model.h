@@ -178,6 +178,70 @@ void         graft_model_set_all_trainable   (GraftModel         *self,
 void         graft_model_set_dropout_enabled (GraftModel         *self,
                                               gboolean            enabled);
 
+/* With @freeze TRUE, a batch norm none of whose weight and bias is trainable normalises
+ * with its running statistics and leaves them unchanged even in a training forward pass,
+ * and its backward uses the matching eval-mode formula: torch's module.eval() on the
+ * frozen modules, Keras's frozen BatchNormalization. The frozen part of the network then
+ * computes the same function at every step (and the same as in evaluation). FALSE, the
+ * default, is PyTorch's model.train(): every batch norm uses the batch's statistics in
+ * training and updates its running ones. Each layer's backward follows what its last
+ * forward pass did, whatever the flags are by then. Changing it changes the ops of a
+ * training step (see graft_model_train_step()). */
+void         graft_model_set_freeze_norm     (GraftModel         *self,
+                                              gboolean            freeze);
+
+/* ---- Layers ------------------------------------------------------------------------
+ * The layers as the builder added them, by index: 0 is the input, the last usually the
+ * output. For measures over activations (a batch norm's input against its running
+ * statistics, "<name>.running_mean" and "<name>.running_var" in
+ * graft_model_find_param()) and for training from cached features. */
+
+typedef struct {
+  const char *name;          /* its parameters' module path; NULL for layers without */
+  const char *block;
+  gboolean    is_batch_norm;
+  int         input;         /* the first layer it reads; -1 for the input layer */
+} GraftLayerInfo;
+
+guint        graft_model_get_n_layers        (GraftModel         *self);
+/* FALSE (and @info untouched) when there is no layer @layer. The strings belong to the
+ * model. */
+gboolean     graft_model_get_layer_info      (GraftModel         *self,
+                                              int                 layer,
+                                              GraftLayerInfo     *info);
+/* Layer @layer's output tensor after graft_model_prepare(), as the last forward pass
+ * left it; NULL before prepare or when there is no layer @layer. */
+GraftTensor *graft_model_get_layer_output    (GraftModel         *self,
+                                              int                 layer);
+/* The index of the last layer of @block when it is a cut of the network: every later
+ * layer reads only it or layers after it, so that its output is all the rest of the
+ * network sees of the input. -1 when @block is unknown, holds no layer, or is not cut so
+ * (a residual connection skips over its end). For ResNet "stem" and "layer1" …
+ * "layer4" are cuts. */
+int          graft_model_get_block_output    (GraftModel         *self,
+                                              const char         *block);
+/* Training from cached features: from now on graft_model_forward() (training or not,
+ * and so graft_model_backward*() and graft_model_train_step()) runs only the layers
+ * after @layer, reading @layer's output tensor (graft_model_get_layer_output()) as it
+ * is: upload the features of each batch there before the step, and nothing into the
+ * input. The backward pass never visits @layer or the layers before it; their batch
+ * norms do not run, so their running statistics stay as they are (as with
+ * graft_model_set_freeze_norm(), which makes the features cached with an evaluation
+ * pass, graft_model_forward_to(), equal what a full training pass computes where those
+ * layers hold no dropout or stochastic depth). 0 restores the normal behaviour, from the
+ * input.
+ *
+ * Fails with GRAFT_MODEL_ERROR_ARCH when @layer is not a cut (see
+ * graft_model_get_block_output()) or does not exist, and with GRAFT_MODEL_ERROR_STATE,
+ * naming the parameter, when a parameter of layers 1 … @layer is trainable. Making one
+ * trainable afterwards is the caller's to avoid: graft_model_forward() then fails with
+ * GRAFT_MODEL_ERROR_STATE naming it, until the start layer goes back to 0. A change
+ * changes the ops of a training step (see graft_model_train_step()), and the next
+ * backward pass needs a forward pass first. */
+gboolean     graft_model_set_start_layer     (GraftModel         *self,
+                                              int                 layer,
+                                              GError            **error);
+
 /* ---- Weights -----------------------------------------------------------------------
  * By name: every tensor of the model must be in @file with its shape (torchvision's
  * num_batches_tracked entries are ignored); a missing, unexpected or misshapen entry is
@@ -193,7 +257,9 @@ gboolean     graft_model_save_weights        (GraftModel         *self,
                                               const char         *path,
                                               GError            **error);
 /* The same from a state dict in host memory; the error lists every missing, unexpected
- * and misshapen tensor by name (the code is that of the first). */
+ * and misshapen tensor by name (the code is that of the first). Entries whose names
+ * start with "optimizer/" (graft_optimizer_save_state() into the same state dict) are
+ * left for graft_optimizer_load_state(). */
 gboolean     graft_model_load_state          (GraftModel         *self,
                                               GraftWeights       *weights,
                                               GError            **error);
@@ -226,6 +292,15 @@ GraftTensor *graft_model_get_output          (GraftModel         *self);
 gboolean     graft_model_forward             (GraftModel         *self,
                                               gboolean            training,
                                               guint64             seed,
+                                              GError            **error);
+/* An evaluation pass (as graft_model_forward() with @training FALSE) of layers 1 …
+ * @layer only, on the prepared input, whatever the start layer: afterwards
+ * graft_model_get_layer_output (@layer) holds that layer's output, and the later layers'
+ * outputs are stale (a backward pass needs a whole forward pass first). No layer is
+ * GRAFT_MODEL_ERROR_ARCH; an unprepared model GRAFT_MODEL_ERROR_STATE. On a backend that
+ * records, this runs eagerly and does not disturb a recorded training step. */
+gboolean     graft_model_forward_to          (GraftModel         *self,
+                                              int                 layer,
                                               GError            **error);
 /* Backward from @grad_output (d loss / d output, [N, classes]) through the layers that
  * lead to a trainable parameter, and no further: every trainable parameter's grad is
@@ -272,6 +347,31 @@ guint           graft_optimizer_get_step     (GraftOptimizer         *self);
 gboolean        graft_optimizer_step         (GraftOptimizer         *self,
                                               GError                **error);
 
+/* Exact resume. save_state adds to @into, for every parameter that has optimizer state,
+ * its buffers as float32 entries "optimizer/<parameter>/momentum" (SGD with momentum) or
+ * "optimizer/<parameter>/exp_avg" and ".../exp_avg_sq" (AdamW), and its own step count
+ * as metadata "optimizer/<parameter>/step"; then the metadata "optimizer/kind" ("sgd" or
+ * "adamw") and "optimizer/step" (graft_optimizer_get_step()). Step counts are decimal.
+ * The model's state (graft_model_get_state()) may share the state dict:
+ * graft_model_load_state() leaves these entries alone. Nothing is added when a download
+ * fails.
+ *
+ * load_state puts them back into an optimizer of the same kind over a model with the
+ * same parameters, replacing whatever state it had, so that with the model's state
+ * loaded too, the same learning rate, block scales and clipping, the next step is bit
+ * for bit what the uninterrupted optimizer would have done. A missing entry, one of
+ * another shape or for a parameter the model lacks, a step that is not a number or
+ * another kind is a GRAFT_IO_ERROR (MISSING_KEY, SHAPE, UNEXPECTED_KEY, CORRUPT) naming
+ * the entry; nothing is changed on error. The learning rate, block scales and clipping
+ * are settings, not state: set them as the run had them. The state tensors are new, so
+ * a recorded training step is recorded again. */
+gboolean        graft_optimizer_save_state   (GraftOptimizer         *self,
+                                              GraftWeights           *into,
+                                              GError                **error);
+gboolean        graft_optimizer_load_state   (GraftOptimizer         *self,
+                                              GraftWeights           *from,
+                                              GError                **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftOptimizer, graft_optimizer_free)
 
 /* ---- Training steps -----------------------------------------------------------------
@@ -289,12 +389,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftOptimizer, graft_optimizer_free)
  * the next step without recording again), bias corrections and step counts. Whatever
  * changes the ops makes the next step eager and the one after it record again:
  * graft_model_set_trainable() and set_all_trainable() changing a flag,
- * graft_model_set_dropout_enabled() changing it, graft_model_prepare() with new sizes,
- * graft_optimizer_set_clip_norm() with a new value, another optimizer, other @target or
- * @class_weight tensors (their contents may change freely) or another @label_smoothing.
+ * graft_model_set_dropout_enabled(), graft_model_set_freeze_norm() or
+ * graft_model_set_start_layer() changing it, graft_model_prepare() with new sizes,
+ * graft_optimizer_set_clip_norm() with a new value, graft_optimizer_load_state(),
+ * another optimizer, other @target or @class_weight tensors (their contents may change
+ * freely) or another @label_smoothing.
  *
- * Upload each batch into graft_model_get_input() and @target before the call; read the
- * loss with graft_model_get_loss() after it. On the CPU backend the ops simply run. */
+ * Upload each batch into graft_model_get_input() (with a start layer, its features into
+ * that layer's output; see graft_model_set_start_layer()) and @target before the call;
+ * read the loss with graft_model_get_loss() after it. On the CPU backend the ops simply
+ * run. */
 gboolean        graft_model_train_step       (GraftModel             *self,
                                               GraftOptimizer         *optimizer,
                                               GraftTensor            *target,

@@ -6,6 +6,8 @@
  * count, as PyTorch's per-parameter state does, so a layer unfrozen later starts its
  * bias correction (or momentum) afresh. */
 
+#include <string.h>
+
 #include "graft-model-private.h"
 
 typedef struct {
@@ -319,5 +321,317 @@ graft_optimizer_step (GraftOptimizer  *self,
   if (!_graft_optimizer_run (self, FALSE, error))
     return FALSE;
   _graft_optimizer_advance (self);
+  return TRUE;
+}
+
+/* ---- state for exact resume ------------------------------------------------------------ */
+
+#define STATE_PREFIX "optimizer/"
+
+static const char *
+kind_name (GraftOptimKind kind)
+{
+  return kind == GRAFT_OPTIM_SGD ? "sgd" : "adamw";
+}
+
+/* The name of state buffer @slot for this kind of optimizer, or NULL. */
+static const char *
+state_name (GraftOptimKind kind,
+            guint          slot)
+{
+  static const char *const sgd[2] = { "momentum", NULL };
+  static const char *const adamw[2] = { "exp_avg", "exp_avg_sq" };
+
+  return kind == GRAFT_OPTIM_SGD ? sgd[slot] : adamw[slot];
+}
+
+/* Whether this optimizer's steps read state buffer @slot. */
+static gboolean
+uses_state (GraftOptimizer *self,
+            guint           slot)
+{
+  if (self->kind == GRAFT_OPTIM_SGD)
+    return slot == 0 && self->sgd.momentum != 0.0f;
+  return TRUE;
+}
+
+gboolean
+graft_optimizer_save_state (GraftOptimizer  *self,
+                            GraftWeights    *into,
+                            GError         **error)
+{
+  GraftModel *model;
+  g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *step = NULL;
+
+  g_return_val_if_fail (self != NULL && into != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  model = self->model;
+  /* everything downloaded before anything is added, so that a failure adds nothing */
+  for (guint i = 0; i < self->n_states; i++)
+    for (guint s = 0; s < 2; s++)
+      {
+        GraftTensor *t = self->states[i].state[s];
+        gsize n;
+        float *values;
+
+        if (t == NULL)
+          continue;
+        n = graft_tensor_get_n_elements (t);
+        values = g_try_new (float, MAX (n, 1));
+        if (values == NULL)
+          {
+            g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_READ,
+                         "Out of memory saving the optimizer state of %s",
+                         _graft_model_param (model, i)->name);
+            return FALSE;
+          }
+        g_ptr_array_add (data, values);
+        if (!graft_tensor_download (t, values, n, error))
+          {
+            g_prefix_error (error, "Saving the optimizer state of %s: ",
+                            _graft_model_param (model, i)->name);
+            return FALSE;
+          }
+      }
+
+  for (guint i = 0, d = 0; i < self->n_states; i++)
+    {
+      ParamState *state = &self->states[i];
+      GraftParam *param = _graft_model_param (model, i);
+      g_autofree char *key = NULL;
+      g_autofree char *value = NULL;
+
+      if (state->state[0] == NULL && state->state[1] == NULL && state->step == 0)
+        continue;
+      for (guint s = 0; s < 2; s++)
+        if (state->state[s] != NULL)
+          {
+            g_autofree char *name = g_strdup_printf (STATE_PREFIX "%s/%s", param->name,
+                                                     state_name (self->kind, s));
+
+            graft_weights_take (into, name, param->rank, param->shape,
+                                g_steal_pointer (&data->pdata[d++]));
+          }
+      key = g_strdup_printf (STATE_PREFIX "%s/step", param->name);
+      value = g_strdup_printf ("%u", state->step);
+      graft_weights_set_metadata (into, key, value);
+    }
+  step = g_strdup_printf ("%u", self->step);
+  graft_weights_set_metadata (into, STATE_PREFIX "kind", kind_name (self->kind));
+  graft_weights_set_metadata (into, STATE_PREFIX "step", step);
+  return TRUE;
+}
+
+static gboolean
+parse_step (const char  *key,
+            const char  *value,
+            guint       *out,
+            GError     **error)
+{
+  guint64 n;
+
+  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT, &n, NULL))
+    {
+      *out = (guint) n;
+      return TRUE;
+    }
+  g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_CORRUPT,
+               "Optimizer state: %s is “%s”, not a step count", key, value);
+  return FALSE;
+}
+
+/* Whether @name ("optimizer/<parameter>/<what>") is an entry this optimizer knows: a
+ * parameter of the model and a buffer of this kind, or (for metadata) its step. */
+static gboolean
+known_entry (GraftOptimizer *self,
+             const char     *name,
+             gboolean        metadata)
+{
+  const char *rest = name + strlen (STATE_PREFIX);
+  const char *slash = strrchr (rest, '/');
+  g_autofree char *param = NULL;
+
+  if (slash == NULL)
+    return metadata;   /* "optimizer/kind", "optimizer/step" and any later settings */
+  param = g_strndup (rest, slash - rest);
+  if (!g_hash_table_contains (self->model->param_index, param))
+    return FALSE;
+  if (metadata)
+    return g_str_equal (slash + 1, "step");
+  for (guint s = 0; s < 2; s++)
+    if (state_name (self->kind, s) != NULL && g_str_equal (slash + 1, state_name (self->kind, s)))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+graft_optimizer_load_state (GraftOptimizer  *self,
+                            GraftWeights    *from,
+                            GError         **error)
+{
+  GraftModel *model;
+  const char *kind, *value;
+  g_autofree const char **keys = NULL;
+  g_autofree guint *steps = NULL;
+  g_autofree GraftWeightsEntry **entries = NULL;   /* [n_states * 2], NULL where none */
+  g_autofree GraftTensor **tensors = NULL;
+  guint step;
+
+  g_return_val_if_fail (self != NULL && from != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  model = self->model;
+  kind = graft_weights_get_metadata (from, STATE_PREFIX "kind");
+  if (kind == NULL)
+    {
+      g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
+                   "Optimizer state: " STATE_PREFIX "kind is missing; these weights hold "
+                   "no optimizer state");
+      return FALSE;
+    }
+  if (!g_str_equal (kind, kind_name (self->kind)))
+    {
+      g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_CORRUPT,
+                   "Optimizer state: " STATE_PREFIX "kind is “%s” but this optimizer is "
+                   "“%s”; resume with the optimizer the run was saved with", kind,
+                   kind_name (self->kind));
+      return FALSE;
+    }
+  value = graft_weights_get_metadata (from, STATE_PREFIX "step");
+  if (value == NULL)
+    {
+      g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
+                   "Optimizer state: " STATE_PREFIX "step is missing");
+      return FALSE;
+    }
+  if (!parse_step (STATE_PREFIX "step", value, &step, error))
+    return FALSE;
+
+  /* nothing for another model */
+  for (guint i = 0; i < graft_weights_get_n (from); i++)
+    {
+      const char *name = graft_weights_get (from, i)->name;
+
+      if (g_str_has_prefix (name, STATE_PREFIX) && !known_entry (self, name, FALSE))
+        {
+          g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_UNEXPECTED_KEY,
+                       "Optimizer state: %s is not state of this %s optimizer over %s", name,
+                       kind, model->arch);
+          return FALSE;
+        }
+    }
+  keys = graft_weights_get_metadata_keys (from);
+  for (guint i = 0; keys[i] != NULL; i++)
+    if (g_str_has_prefix (keys[i], STATE_PREFIX) && !known_entry (self, keys[i], TRUE))
+      {
+        g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_UNEXPECTED_KEY,
+                     "Optimizer state: %s is not state of this %s optimizer over %s", keys[i],
+                     kind, model->arch);
+        return FALSE;
+      }
+
+  /* each parameter's step and buffers, checked before anything changes */
+  steps = g_new0 (guint, self->n_states);
+  entries = g_new0 (GraftWeightsEntry *, (gsize) self->n_states * 2);
+  for (guint i = 0; i < self->n_states; i++)
+    {
+      GraftParam *param = _graft_model_param (model, i);
+      g_autofree char *key = g_strdup_printf (STATE_PREFIX "%s/step", param->name);
+      const char *own = graft_weights_get_metadata (from, key);
+      gboolean any = FALSE;
+
+      for (guint s = 0; s < 2; s++)
+        {
+          g_autofree char *name = NULL;
+          GraftWeightsEntry *entry;
+          gboolean same;
+
+          if (state_name (self->kind, s) == NULL)
+            continue;
+          name = g_strdup_printf (STATE_PREFIX "%s/%s", param->name, state_name (self->kind, s));
+          entry = graft_weights_lookup (from, name);
+          if (entry == NULL)
+            continue;
+          any = TRUE;
+          same = entry->rank == param->rank;
+          for (guint d = 0; same && d < param->rank; d++)
+            same = entry->shape[d] == param->shape[d];
+          if (!same)
+            {
+              GraftWeightsEntry expected = { .rank = param->rank };
+              g_autofree char *want = NULL;
+              g_autofree char *got = graft_weights_entry_shape_string (entry);
+
+              memcpy (expected.shape, param->shape, param->rank * sizeof (gsize));
+              want = graft_weights_entry_shape_string (&expected);
+              g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_SHAPE,
+                           "Optimizer state: %s is %s, the parameter is %s", name, got, want);
+              return FALSE;
+            }
+          /* a buffer this optimizer never reads (SGD without momentum) stays out */
+          if (uses_state (self, s))
+            entries[i * 2 + s] = entry;
+        }
+
+      if (own == NULL)
+        {
+          if (any)
+            {
+              g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
+                           "Optimizer state: %s is missing", key);
+              return FALSE;
+            }
+          continue;   /* a parameter that never had state */
+        }
+      if (!parse_step (key, own, &steps[i], error))
+        return FALSE;
+      /* a step taken reads its buffers at the next one */
+      for (guint s = 0; s < 2; s++)
+        if (steps[i] > 0 && uses_state (self, s) && entries[i * 2 + s] == NULL)
+          {
+            g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_MISSING_KEY,
+                         "Optimizer state: " STATE_PREFIX "%s/%s is missing (%s has taken %u "
+                         "steps)", param->name, state_name (self->kind, s), param->name,
+                         steps[i]);
+            return FALSE;
+          }
+    }
+
+  /* new tensors, so that a failure leaves the old state */
+  tensors = g_new0 (GraftTensor *, (gsize) self->n_states * 2);
+  for (guint i = 0; i < self->n_states * 2; i++)
+    {
+      GraftParam *param = _graft_model_param (model, i / 2);
+      GraftWeightsEntry *entry = entries[i];
+
+      if (entry == NULL)
+        continue;
+      tensors[i] = state_tensor (param, state_name (self->kind, i % 2), error);
+      if (tensors[i] == NULL ||
+          !graft_tensor_upload (tensors[i], entry->data, entry->n_elements, error))
+        {
+          for (guint j = 0; j <= i; j++)
+            g_clear_pointer (&tensors[j], graft_tensor_unref);
+          g_prefix_error (error, "Optimizer state of %s: ", param->name);
+          return FALSE;
+        }
+    }
+
+  for (guint i = 0; i < self->n_states; i++)
+    {
+      ParamState *state = &self->states[i];
+
+      for (guint s = 0; s < 2; s++)
+        {
+          g_clear_pointer (&state->state[s], graft_tensor_unref);
+          state->state[s] = g_steal_pointer (&tensors[i * 2 + s]);
+        }
+      state->step = steps[i];
+    }
+  self->step = step;
+  /* a recorded step holds the old tensors */
+  self->generation++;
   return TRUE;
 }
