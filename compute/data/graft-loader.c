@@ -482,6 +482,28 @@ graft_loader_get_n_threads (GraftLoader *self)
 }
 
 void
+graft_loader_epoch_order (guint64  seed,
+                          guint    epoch,
+                          guint    n,
+                          guint   *order)
+{
+  guint64 key = graft_augment_seed (seed, epoch, G_MAXUINT);
+  guint32 words[2] = { (guint32) key, (guint32) (key >> 32) };
+  g_autoptr(GRand) rand = g_rand_new_with_seed_array (words, 2);
+
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  for (guint i = n; i > 1; i--)
+    {
+      guint j = (guint) g_rand_int_range (rand, 0, (gint32) i);
+      guint t = order[i - 1];
+
+      order[i - 1] = order[j];
+      order[j] = t;
+    }
+}
+
+void
 graft_loader_start_epoch (GraftLoader *self,
                           guint        epoch)
 {
@@ -491,23 +513,11 @@ graft_loader_start_epoch (GraftLoader *self,
   g_return_if_fail (self != NULL);
 
   order = g_new (guint, self->n_items);
-  for (guint i = 0; i < self->n_items; i++)
-    order[i] = i;
   if (self->options.shuffle)
-    {
-      guint64 seed = graft_augment_seed (self->options.seed, epoch, G_MAXUINT);
-      guint32 words[2] = { (guint32) seed, (guint32) (seed >> 32) };
-      g_autoptr(GRand) rand = g_rand_new_with_seed_array (words, 2);
-
-      for (guint i = self->n_items - 1; i > 0; i--)
-        {
-          guint j = (guint) g_rand_int_range (rand, 0, (gint32) i + 1);
-          guint t = order[i];
-
-          order[i] = order[j];
-          order[j] = t;
-        }
-    }
+    graft_loader_epoch_order (self->options.seed, epoch, self->n_items, order);
+  else
+    for (guint i = 0; i < self->n_items; i++)
+      order[i] = i;
 
   g_mutex_lock (&self->mutex);
   /* the threads still filling batches of the old epoch read its order: wait for them

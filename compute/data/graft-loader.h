@@ -98,6 +98,14 @@ guint        graft_loader_get_n_samples  (GraftLoader               *self);
 guint        graft_loader_get_n_batches  (GraftLoader               *self);
 guint        graft_loader_get_n_threads  (GraftLoader               *self);
 
+/* The order in which a shuffling loader of @seed visits its @n samples in @epoch (a
+ * permutation of 0 … n − 1 into @order): a trainer that feeds cached features in place
+ * of images visits them in the same order. */
+void         graft_loader_epoch_order    (guint64                    seed,
+                                          guint                      epoch,
+                                          guint                      n,
+                                          guint                     *order);
+
 /* Starts (or restarts) assembling the batches of @epoch; batches of an epoch not fully
  * taken are dropped. */
 void         graft_loader_start_epoch    (GraftLoader               *self,

@@ -898,6 +898,33 @@ graft_run_stop (GraftRun        *self,
   return end_run (self, status, reason, NULL, error);
 }
 
+gboolean
+graft_run_mark_running (GraftRun  *self,
+                        GError   **error)
+{
+  GraftRunStatus old_status;
+  gint64 old_finished;
+  char *old_reason;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (self->status != GRAFT_RUN_STATUS_FINISHED, FALSE);
+
+  old_status = self->status;
+  old_finished = self->finished;
+  old_reason = g_steal_pointer (&self->reason);
+  self->status = GRAFT_RUN_STATUS_RUNNING;
+  self->finished = 0;
+  if (!graft_run_save (self, error))
+    {
+      self->status = old_status;
+      self->finished = old_finished;
+      self->reason = old_reason;
+      return FALSE;
+    }
+  g_free (old_reason);
+  return TRUE;
+}
+
 void
 graft_run_set_device (GraftRun   *self,
                       const char *device)
@@ -905,6 +932,40 @@ graft_run_set_device (GraftRun   *self,
   g_return_if_fail (self != NULL);
   g_free (self->device);
   self->device = g_strdup (device);
+}
+
+static const char *const known_members[] = {
+  "schema", "id", "name", "parent", "created", "finished", "status", "reason", "device",
+  "config", "history", "timing", "final_metrics", "predictions", NULL
+};
+
+gboolean
+graft_run_set_member (GraftRun    *self,
+                      const char  *key,
+                      json_object *value)
+{
+  g_return_val_if_fail (self != NULL && key != NULL, FALSE);
+
+  if (g_strv_contains (known_members, key))
+    {
+      json_object_put (value);
+      return FALSE;
+    }
+  if (value == NULL)
+    json_object_object_del (self->extra, key);
+  else
+    json_object_object_add (self->extra, key, value);
+  return TRUE;
+}
+
+json_object *
+graft_run_get_member (GraftRun   *self,
+                      const char *key)
+{
+  json_object *value = NULL;
+
+  g_return_val_if_fail (self != NULL && key != NULL, NULL);
+  return json_object_object_get_ex (self->extra, key, &value) ? value : NULL;
 }
 
 gboolean

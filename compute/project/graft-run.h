@@ -124,6 +124,10 @@ gboolean            graft_run_stop          (GraftRun            *self,
                                              GraftRunStatus       status,
                                              const char          *reason,
                                              GError             **error);
+/* A cancelled or failed run going on again (resumed): status running, no reason, no
+ * finish time, saved. On failure the run is as before. */
+gboolean            graft_run_mark_running  (GraftRun            *self,
+                                             GError             **error);
 
 /* Set in memory; graft_run_save() writes them. */
 void                graft_run_set_device    (GraftRun            *self,
@@ -131,6 +135,16 @@ void                graft_run_set_device    (GraftRun            *self,
 /* @file is a name relative to the run folder (no “..”, not absolute); FALSE otherwise. */
 gboolean            graft_run_set_predictions_file (GraftRun     *self,
                                              const char          *file);
+/* A member of run.json of the caller's own (the trainer's "training" object: how the
+ * data was fed, which blocks learned; "transfer": the verdict against a baseline), which
+ * @value (taken; NULL removes it) replaces; FALSE for one of run.json's own members
+ * above. graft_run_save() writes it. */
+gboolean            graft_run_set_member    (GraftRun            *self,
+                                             const char          *key,
+                                             struct json_object  *value);
+/* Borrowed; NULL when absent. */
+struct json_object *graft_run_get_member    (GraftRun            *self,
+                                             const char          *key);
 /* A number under "timing" (say "eval_seconds"); train_seconds (the sum of the history's
  * seconds) and wall_seconds (created to finished) are kept by the run itself. */
 void                graft_run_set_timing    (GraftRun            *self,
