@@ -10,6 +10,7 @@ typedef enum {
   GRAFT_CLI_EXIT_OK = 0,
   GRAFT_CLI_EXIT_FAILURE = 1,  /* the work failed: a device, a file, a shape */
   GRAFT_CLI_EXIT_USAGE = 2,    /* the command line was wrong */
+  GRAFT_CLI_EXIT_INTERRUPTED = 130,  /* stopped by Ctrl-C or SIGTERM (a run stays resumable) */
 } GraftCliExit;
 
 /* Options every command understands. */
@@ -30,6 +31,13 @@ int _graft_cli_models  (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_pretrain (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_demo_dataset (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_import  (GraftCliGlobals *globals, int argc, char **argv);
+/* graft-cli-runs.c */
+int _graft_cli_runs    (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_compare (GraftCliGlobals *globals, int argc, char **argv);
+/* graft-cli-train.c */
+int _graft_cli_train    (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_evaluate (GraftCliGlobals *globals, int argc, char **argv);
+int _graft_cli_predict  (GraftCliGlobals *globals, int argc, char **argv);
 
 /* Parses a command's options: @entries (may be NULL) plus --device and --json, which may
  * also follow the command name. On a usage error prints it and returns FALSE. argv keeps

@@ -22,9 +22,15 @@ static const Command commands[] = {
   { "demo-dataset", _graft_cli_demo_dataset, "Write the demo task (Fashion-MNIST classes 5–9) as PNG class folders" },
   { "import",  _graft_cli_import,  "Import a dataset into a project: health report and stratified split" },
   { "models",  _graft_cli_models,  "The catalog of pre-trained models; fetch or import weights" },
+  { "train",    _graft_cli_train,    "Train a model on a project: a saved, evaluated run (resume, continue, baseline)" },
+  { "evaluate", _graft_cli_evaluate, "Evaluate a run's model: accuracy, per-class scores, confusion, calibration" },
+  { "predict",  _graft_cli_predict,  "Classify images with a run's model" },
   { "pretrain", _graft_cli_pretrain, "Train the bundled model (ResNet-10 on Fashion-MNIST classes 0–4)" },
   { "forward", _graft_cli_forward, "Run a model on tensors in safetensors files (and its gradients)" },
   { "bench",   _graft_cli_bench,   "Measure speed: GEMM per device, training steps, the data pipeline (bench gemm|train-step|data)" },
+  /* graft-cli-runs.c */
+  { "runs",    _graft_cli_runs,    "The runs saved in a project: list, show one, rename, delete" },
+  { "compare", _graft_cli_compare, "Two runs side by side: configuration, metric deltas, images won and lost" },
 };
 
 void
