@@ -31,7 +31,7 @@ int _graft_cli_models  (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_pretrain (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_demo_dataset (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_import  (GraftCliGlobals *globals, int argc, char **argv);
-/* graft-cli-runs.c */
+/* graft-cli-runs.c, graft-cli-compare.c */
 int _graft_cli_runs    (GraftCliGlobals *globals, int argc, char **argv);
 int _graft_cli_compare (GraftCliGlobals *globals, int argc, char **argv);
 /* graft-cli-train.c */

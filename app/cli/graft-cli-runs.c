@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #define G_LOG_DOMAIN "graft-cli"
 
-/* graft-cli runs: the saved runs of a project (list, show, rename, delete), and
- * graft-cli compare: two of them side by side. Everything read here comes from
- * runs/<id>/run.json through GraftRun and GraftRunComparison. */
+/* graft-cli runs: the saved runs of a project (list, show, rename, delete). Everything
+ * read here comes from runs/<id>/run.json through GraftRun. */
 
 #include <json-c/json.h>
 #include <math.h>
@@ -12,109 +11,8 @@
 #include <unistd.h>
 
 #include "graft.h"
+#include "graft-cli-output.h"
 #include "graft-cli-private.h"
-
-/* Names of images listed per side of the right/wrong comparison before "… and N more". */
-#define SHOWN_IMAGES 5
-
-/* Output */
-
-typedef struct {
-  gboolean colour;  /* stdout is a terminal that takes escape sequences */
-} Style;
-
-static void
-style_init (Style *style)
-{
-  const char *term = g_getenv ("TERM");
-
-  style->colour = isatty (STDOUT_FILENO) && g_getenv ("NO_COLOR") == NULL &&
-                  term != NULL && !g_str_equal (term, "dumb");
-}
-
-static void
-print_heading (const Style *style,
-               const char  *format,
-               ...) G_GNUC_PRINTF (2, 3);
-
-static void
-print_heading (const Style *style,
-               const char  *format,
-               ...)
-{
-  g_autofree char *text = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  if (style->colour)
-    printf ("\033[1m%s\033[0m\n", text);
-  else
-    printf ("%s\n", text);
-}
-
-/* @text cut with "…" to at most @width characters (not bytes), not padded: the last
- * column of a line. */
-static void
-print_last_cell (const char *text,
-                 int         width)
-{
-  if (g_utf8_strlen (text, -1) > width)
-    {
-      g_autofree char *cut = g_utf8_substring (text, 0, MAX (width - 1, 0));
-
-      printf ("%s…", cut);
-    }
-  else
-    printf ("%s", text);
-}
-
-/* @text in @width columns, cut with "…" if longer; on the right of the cell when @right. */
-static void
-print_cell (const char *text,
-            int         width,
-            gboolean    right)
-{
-  glong length = g_utf8_strlen (text, -1);
-
-  if (length > width)
-    print_last_cell (text, width);
-  else if (right)
-    printf ("%*s%s", (int) (width - length), "", text);
-  else
-    printf ("%s%*s", text, (int) (width - length), "");
-}
-
-/* @text coloured green (@sign > 0) or red (< 0) on a terminal. */
-static void
-print_signed (const Style *style,
-              const char  *text,
-              int          width,
-              int          sign)
-{
-  if (style->colour && sign != 0)
-    printf ("\033[%sm", sign > 0 ? "32" : "31");
-  print_cell (text, width, TRUE);
-  if (style->colour && sign != 0)
-    printf ("\033[0m");
-}
-
-static int
-text_width (const char *text)
-{
-  return (int) g_utf8_strlen (text, -1);
-}
-
-static void
-print_json (json_object *root,
-            gboolean     one_line)
-{
-  int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
-
-  flags |= one_line ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
-  printf ("%s\n", json_object_to_json_string_ext (root, flags));
-}
 
 static json_object *
 new_string_or_null (const char *text)
@@ -162,39 +60,6 @@ format_seconds (double seconds)
 }
 
 /* The project and its runs */
-
-/* FALSE with a message naming @project when it is not a project's folder. */
-static gboolean
-check_project (const char *project)
-{
-  g_autofree char *file = g_build_filename (project, GRAFT_PROJECT_FILE, NULL);
-
-  if (!g_file_test (project, G_FILE_TEST_IS_DIR))
-    {
-      _graft_cli_error ("%s: no such folder; give the folder of a project (graft-cli import "
-                        "makes one)", project);
-      return FALSE;
-    }
-  if (!g_file_test (file, G_FILE_TEST_IS_REGULAR))
-    {
-      _graft_cli_error ("%s is not a Graft project: it holds no %s (graft-cli import makes "
-                        "one)", project, GRAFT_PROJECT_FILE);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static GraftRun *
-open_run (const char *project,
-          const char *id)
-{
-  g_autoptr(GError) error = NULL;
-  GraftRun *run = graft_run_open (project, id, &error);
-
-  if (run == NULL)
-    _graft_cli_error ("run %s: %s", id, error->message);
-  return run;
-}
 
 /* final_metrics.accuracy, or NAN. */
 static double
@@ -268,7 +133,7 @@ list_runs (GraftCliGlobals *globals,
                                  ((GError *) g_ptr_array_index (problems, i))->message));
       json_object_object_add (root, "runs", list);
       json_object_object_add (root, "problems", problem_list);
-      print_json (root, FALSE);
+      _graft_cli_print_json (root, FALSE);
       json_object_put (root);
       return GRAFT_CLI_EXIT_OK;
     }
@@ -283,15 +148,15 @@ list_runs (GraftCliGlobals *globals,
       GraftRun *run = g_ptr_array_index (runs, i);
       const char *parent = graft_run_get_parent_id (run);
 
-      name_width = MAX (name_width, text_width (graft_run_get_name (run)));
-      status_width = MAX (status_width, text_width (graft_run_status_to_string (
+      name_width = MAX (name_width, _graft_cli_text_width (graft_run_get_name (run)));
+      status_width = MAX (status_width, _graft_cli_text_width (graft_run_status_to_string (
                                                       graft_run_get_status (run))));
-      parent_width = MAX (parent_width, parent != NULL ? text_width (parent) : 1);
+      parent_width = MAX (parent_width, parent != NULL ? _graft_cli_text_width (parent) : 1);
     }
   name_width = MIN (name_width, 32);
 
   printf ("%-19s  ", "ID");
-  print_cell ("Name", name_width, FALSE);
+  _graft_cli_print_cell ("Name", name_width, FALSE);
   printf ("  %-*s  %-*s  %-16s  %6s  %8s  %s\n", status_width, "Status", parent_width, "Parent",
           "Created", "Epochs", "Accuracy", "Device");
   for (guint i = 0; i < runs->len; i++)
@@ -303,13 +168,13 @@ list_runs (GraftCliGlobals *globals,
       const char *parent = graft_run_get_parent_id (run);
       const char *device = graft_run_get_device (run);
 
-      print_cell (graft_run_get_id (run), 19, FALSE);
+      _graft_cli_print_cell (graft_run_get_id (run), 19, FALSE);
       printf ("  ");
-      print_cell (graft_run_get_name (run), name_width, FALSE);
+      _graft_cli_print_cell (graft_run_get_name (run), name_width, FALSE);
       printf ("  %-*s  ", status_width, graft_run_status_to_string (graft_run_get_status (run)));
-      print_cell (parent != NULL ? parent : "—", parent_width, FALSE);
+      _graft_cli_print_cell (parent != NULL ? parent : "—", parent_width, FALSE);
       printf ("  %-16s  %6u  ", created, graft_run_get_n_epochs (run));
-      print_cell (accuracy_text, 8, TRUE);
+      _graft_cli_print_cell (accuracy_text, 8, TRUE);
       printf ("  %s\n", device != NULL ? device : "—");
     }
   printf ("\n%u run%s", runs->len, runs->len == 1 ? "" : "s");
@@ -363,7 +228,7 @@ format_number (Format format,
 }
 
 static void
-print_history (const Style *style,
+print_history (const GraftCliStyle *style,
                GraftRun    *run)
 {
   json_object *history = graft_run_get_history (run);
@@ -374,7 +239,7 @@ print_history (const Style *style,
   printf ("\n");
   if (n == 0)
     {
-      print_heading (style, "History: no epoch finished yet");
+      _graft_cli_print_heading (style, "History: no epoch finished yet");
       return;
     }
   for (guint k = 0; k < G_N_ELEMENTS (known_columns); k++)
@@ -410,15 +275,15 @@ print_history (const Style *style,
         }
     }
 
-  print_heading (style, "History (%" G_GSIZE_FORMAT " epoch%s):", n, n == 1 ? "" : "s");
+  _graft_cli_print_heading (style, "History (%" G_GSIZE_FORMAT " epoch%s):", n, n == 1 ? "" : "s");
   for (guint c = 0; c < columns->len; c++)
     {
       const Column *column = g_ptr_array_index (columns, c);
-      int width = MAX (text_width (column->title), 6);
+      int width = MAX (_graft_cli_text_width (column->title), 6);
 
       g_array_append_val (widths, width);
       printf ("  ");
-      print_cell (column->title, width, TRUE);
+      _graft_cli_print_cell (column->title, width, TRUE);
     }
   printf ("\n");
   for (gsize i = 0; i < n; i++)
@@ -436,7 +301,7 @@ print_history (const Style *style,
           else
             text = format_number (column->format, json_object_get_double (value));
           printf ("  ");
-          print_cell (text, g_array_index (widths, int, c), TRUE);
+          _graft_cli_print_cell (text, g_array_index (widths, int, c), TRUE);
         }
       printf ("\n");
     }
@@ -472,7 +337,7 @@ class_names (const char         *project,
 }
 
 static void
-print_slices (const Style               *style,
+print_slices (const GraftCliStyle               *style,
               const char                *title,
               gboolean                   pixels,
               const GraftQuartileSlices *slices)
@@ -480,7 +345,7 @@ print_slices (const Style               *style,
   if (!slices->present)
     return;
   printf ("\n");
-  print_heading (style, "Accuracy by %s quartile:", title);
+  _graft_cli_print_heading (style, "Accuracy by %s quartile:", title);
   printf ("  %-8s  %-24s  %6s  %8s\n", "Quartile", "Range", "Images", "Accuracy");
   for (guint q = 0; q < GRAFT_METRICS_N_QUARTILES; q++)
     {
@@ -491,15 +356,15 @@ print_slices (const Style               *style,
                                                        : g_strdup ("—");
 
       printf ("  Q%-7u  ", q + 1);
-      print_cell (range, 24, FALSE);
+      _graft_cli_print_cell (range, 24, FALSE);
       printf ("  %6u  ", slices->count[q]);
-      print_cell (accuracy, 8, TRUE);
+      _graft_cli_print_cell (accuracy, 8, TRUE);
       printf ("\n");
     }
 }
 
 static void
-print_metrics (const Style        *style,
+print_metrics (const GraftCliStyle        *style,
                const char         *project,
                const GraftMetrics *m)
 {
@@ -508,7 +373,7 @@ print_metrics (const Style        *style,
   guint most = 0;
 
   printf ("\n");
-  print_heading (style, "Final metrics (%u test images, %u classes):", m->n_images, m->n_classes);
+  _graft_cli_print_heading (style, "Final metrics (%u test images, %u classes):", m->n_images, m->n_classes);
   printf ("  %-16s %6.2f %% (%u of %u)\n", "Accuracy", 100.0 * m->accuracy, m->n_correct,
           m->n_images);
   printf ("  Top-%-12u %6.2f %% (%u of %u)\n", m->top_k, 100.0 * m->top_k_accuracy,
@@ -522,19 +387,19 @@ print_metrics (const Style        *style,
   printf ("  %-16s %8.4f  (MCE %.4f, %u bins)\n", "ECE", m->ece, m->mce, m->n_bins);
 
   for (guint c = 0; c < m->n_classes; c++)
-    name_width = MAX (name_width, text_width (names[c]));
+    name_width = MAX (name_width, _graft_cli_text_width (names[c]));
   name_width = MIN (name_width, 24);
   printf ("\n");
-  print_heading (style, "Per class:");
+  _graft_cli_print_heading (style, "Per class:");
   printf ("  ");
-  print_cell ("Class", name_width, FALSE);
+  _graft_cli_print_cell ("Class", name_width, FALSE);
   printf ("  %7s  %9s  %7s  %7s\n", "Support", "Precision", "Recall", "F1");
   for (guint c = 0; c < m->n_classes; c++)
     {
       const GraftClassMetrics *k = &m->per_class[c];
 
       printf ("  ");
-      print_cell (names[c], name_width, FALSE);
+      _graft_cli_print_cell (names[c], name_width, FALSE);
       printf ("  %7u  %9.4f  %7.4f  %7.4f\n", k->support, k->precision, k->recall, k->f1);
     }
 
@@ -547,20 +412,20 @@ print_metrics (const Style        *style,
     cell = MAX (cell, g_snprintf (digits, sizeof digits, "%u", most));
   }
   for (guint c = 0; c < m->n_classes; c++)
-    cell = MAX (cell, MIN (text_width (names[c]), 10));
+    cell = MAX (cell, MIN (_graft_cli_text_width (names[c]), 10));
   printf ("\n");
-  print_heading (style, "Confusion matrix (rows: true class, columns: predicted):");
+  _graft_cli_print_heading (style, "Confusion matrix (rows: true class, columns: predicted):");
   printf ("  %*s", name_width, "");
   for (guint p = 0; p < m->n_classes; p++)
     {
       printf ("  ");
-      print_cell (names[p], cell, TRUE);
+      _graft_cli_print_cell (names[p], cell, TRUE);
     }
   printf ("\n");
   for (guint t = 0; t < m->n_classes; t++)
     {
       printf ("  ");
-      print_cell (names[t], name_width, FALSE);
+      _graft_cli_print_cell (names[t], name_width, FALSE);
       for (guint p = 0; p < m->n_classes; p++)
         printf ("  %*u", cell, graft_metrics_get_confusion (m, t, p));
       printf ("\n");
@@ -617,13 +482,13 @@ show_run (GraftCliGlobals *globals,
           const char      *project,
           const char      *id)
 {
-  g_autoptr(GraftRun) run = open_run (project, id);
+  g_autoptr(GraftRun) run = _graft_cli_open_run (project, id);
   g_autoptr(GraftMetrics) metrics = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *status = NULL;
   g_autofree char *created = NULL;
   json_object *final_metrics;
-  Style style;
+  GraftCliStyle style;
 
   if (run == NULL)
     return GRAFT_CLI_EXIT_FAILURE;
@@ -638,15 +503,15 @@ show_run (GraftCliGlobals *globals,
           return GRAFT_CLI_EXIT_FAILURE;
         }
       /* One line, as run.json is: thousands of predictions would take a line each. */
-      print_json (root, TRUE);
+      _graft_cli_print_json (root, TRUE);
       json_object_put (root);
       return GRAFT_CLI_EXIT_OK;
     }
 
-  style_init (&style);
+  _graft_cli_style_init (&style);
   status = status_text (run);
   created = local_time (graft_run_get_created (run));
-  print_heading (&style, "Run %s “%s”", graft_run_get_id (run), graft_run_get_name (run));
+  _graft_cli_print_heading (&style, "Run %s “%s”", graft_run_get_id (run), graft_run_get_name (run));
   printf ("  %-9s %s\n", "Status:", status);
   if (graft_run_get_parent_id (run) != NULL)
     printf ("  %-9s %s\n", "Parent:", graft_run_get_parent_id (run));
@@ -667,7 +532,7 @@ show_run (GraftCliGlobals *globals,
   if (final_metrics == NULL)
     {
       printf ("\n");
-      print_heading (&style, "Final metrics: none (the run has not finished)");
+      _graft_cli_print_heading (&style, "Final metrics: none (the run has not finished)");
     }
   else
     {
@@ -677,7 +542,7 @@ show_run (GraftCliGlobals *globals,
     }
 
   printf ("\n");
-  print_heading (&style, "Configuration:");
+  _graft_cli_print_heading (&style, "Configuration:");
   {
     g_auto(GStrv) lines = g_strsplit (json_object_to_json_string_ext (
                                         graft_run_get_config (run),
@@ -714,7 +579,7 @@ rename_run (GraftCliGlobals *globals,
       _graft_cli_error ("the new name of run %s is empty; give a name", id);
       return GRAFT_CLI_EXIT_USAGE;
     }
-  run = open_run (project, id);
+  run = _graft_cli_open_run (project, id);
   if (run == NULL)
     return GRAFT_CLI_EXIT_FAILURE;
   old = g_strdup (graft_run_get_name (run));
@@ -729,7 +594,7 @@ rename_run (GraftCliGlobals *globals,
 
       json_object_object_add (root, "id", json_object_new_string (graft_run_get_id (run)));
       json_object_object_add (root, "name", json_object_new_string (graft_run_get_name (run)));
-      print_json (root, FALSE);
+      _graft_cli_print_json (root, FALSE);
       json_object_put (root);
     }
   else
@@ -761,7 +626,7 @@ delete_run (GraftCliGlobals *globals,
       json_object *root = json_object_new_object ();
 
       json_object_object_add (root, "deleted", json_object_new_string (id));
-      print_json (root, FALSE);
+      _graft_cli_print_json (root, FALSE);
       json_object_put (root);
       return GRAFT_CLI_EXIT_OK;
     }
@@ -811,7 +676,7 @@ _graft_cli_runs (GraftCliGlobals  *globals,
       return GRAFT_CLI_EXIT_USAGE;
     }
   project = argv[1];
-  if (!check_project (project))
+  if (!_graft_cli_check_project (project))
     return GRAFT_CLI_EXIT_FAILURE;
 
   if (action == NULL)
@@ -821,305 +686,4 @@ _graft_cli_runs (GraftCliGlobals  *globals,
   if (g_str_equal (action, "rename"))
     return rename_run (globals, project, argv[3], argv[4]);
   return delete_run (globals, project, argv[3]);
-}
-
-/* graft-cli compare PROJECT A B */
-
-/* When one run started from pre-trained weights and the other from scratch: how much
- * transfer gained, and whether it was negative (graft-transfer.h); else NULL. */
-static json_object *
-transfer_verdict (GraftRun *a,
-                  GraftRun *b)
-{
-  return graft_transfer_verdict (a, b);
-}
-
-/* A metric that is a ratio in [0, 1] (shown in per cent, its delta in points). */
-static gboolean
-is_ratio (const char *path)
-{
-  static const char *const ratios[] = { "accuracy", "precision", "recall", "f1", "ece", "mce",
-                                        NULL };
-  const char *last = strrchr (path, '.');
-
-  return g_strv_contains (ratios, last != NULL ? last + 1 : path);
-}
-
-static gboolean
-lower_is_better (const char *path)
-{
-  return g_str_equal (path, "mean_loss") || g_str_equal (path, "calibration.ece") ||
-         g_str_equal (path, "calibration.mce");
-}
-
-/* What a person looks at first, then every other number in path order. */
-static const char *const metric_order[] = {
-  "accuracy", "top_k.accuracy", "macro.f1", "macro.precision", "macro.recall", "weighted.f1",
-  "weighted.precision", "weighted.recall", "mean_loss", "calibration.ece", "calibration.mce",
-};
-
-static int
-metric_rank (const char *path)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (metric_order); i++)
-    if (g_str_equal (path, metric_order[i]))
-      return (int) i;
-  return (int) G_N_ELEMENTS (metric_order);
-}
-
-static int
-compare_metric_deltas (gconstpointer a,
-                       gconstpointer b)
-{
-  const GraftMetricDelta *da = *(const GraftMetricDelta *const *) a;
-  const GraftMetricDelta *db = *(const GraftMetricDelta *const *) b;
-  int ra = metric_rank (da->path), rb = metric_rank (db->path);
-
-  return ra != rb ? ra - rb : strcmp (da->path, db->path);
-}
-
-static char *
-format_value (json_object *value)
-{
-  if (value == NULL)
-    return g_strdup ("null");
-  return g_strdup (json_object_to_json_string_ext (value, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-static void
-print_config_changes (const Style              *style,
-                      const GraftRunComparison *comparison)
-{
-  int key_width = 3;
-
-  printf ("\n");
-  if (comparison->config->len == 0)
-    {
-      print_heading (style, "Configuration: the same");
-      return;
-    }
-  print_heading (style, "Configuration differences (%u):", comparison->config->len);
-  for (guint i = 0; i < comparison->config->len; i++)
-    key_width = MAX (key_width, text_width (((GraftConfigChange *)
-                                             g_ptr_array_index (comparison->config, i))->path));
-  key_width = MIN (key_width, 32);
-  printf ("  ");
-  print_cell ("Key", key_width, FALSE);
-  printf ("  %-24s  %s\n", "A", "B");
-  for (guint i = 0; i < comparison->config->len; i++)
-    {
-      const GraftConfigChange *change = g_ptr_array_index (comparison->config, i);
-      g_autofree char *a = change->kind == GRAFT_CONFIG_ONLY_B ? g_strdup ("(absent)")
-                                                                : format_value (change->a);
-      g_autofree char *b = change->kind == GRAFT_CONFIG_ONLY_A ? g_strdup ("(absent)")
-                                                                : format_value (change->b);
-
-      printf ("  ");
-      print_cell (change->path, key_width, FALSE);
-      printf ("  ");
-      print_cell (a, 24, FALSE);
-      printf ("  ");
-      print_last_cell (b, 48);
-      printf ("\n");
-    }
-}
-
-static void
-print_metric_deltas (const Style              *style,
-                     const GraftRunComparison *comparison)
-{
-  /* A view of the comparison's deltas in another order; they stay the comparison's. */
-  g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (comparison->metrics->len);
-
-  if (comparison->metrics->len == 0)
-    return;
-  for (guint i = 0; i < comparison->metrics->len; i++)
-    g_ptr_array_add (sorted, g_ptr_array_index (comparison->metrics, i));
-  g_ptr_array_sort (sorted, compare_metric_deltas);
-  printf ("\n");
-  print_heading (style, "Metrics (B − A; ratios in per cent, their deltas in points):");
-  printf ("  %-20s  %10s  %10s  ", "Metric", "A", "B");
-  print_cell ("B − A", 10, TRUE);
-  printf ("\n");
-  for (guint i = 0; i < sorted->len; i++)
-    {
-      const GraftMetricDelta *d = g_ptr_array_index (sorted, i);
-      gboolean ratio = is_ratio (d->path);
-      double scale = ratio ? 100.0 : 1.0;
-      g_autofree char *a = g_strdup_printf (ratio ? "%.2f %%" : "%.4g", scale * d->a);
-      g_autofree char *b = g_strdup_printf (ratio ? "%.2f %%" : "%.4g", scale * d->b);
-      g_autofree char *delta = g_strdup_printf (ratio ? "%+.2f pt" : "%+.4g", scale * d->delta);
-      int sign = d->delta > 0 ? 1 : d->delta < 0 ? -1 : 0;
-
-      if (g_str_has_prefix (d->path, "n_") || g_str_has_suffix (d->path, ".k") ||
-          g_str_has_suffix (d->path, ".n_correct"))
-        sign = 0;  /* counts, neither better nor worse */
-      else if (lower_is_better (d->path))
-        sign = -sign;
-      printf ("  ");
-      print_cell (d->path, 20, FALSE);
-      printf ("  %10s  %10s  ", a, b);
-      print_signed (style, delta, 10, sign);
-      printf ("\n");
-    }
-}
-
-static void
-print_class_deltas (const Style              *style,
-                    const GraftRunComparison *comparison)
-{
-  int name_width = 5;
-
-  printf ("\n");
-  if (!comparison->classes_compared)
-    {
-      print_heading (style, "Per class: not compared: %s", comparison->classes_note);
-      return;
-    }
-  for (guint i = 0; i < comparison->classes->len; i++)
-    {
-      const GraftClassDelta *d = g_ptr_array_index (comparison->classes, i);
-
-      name_width = MAX (name_width, d->name != NULL ? text_width (d->name) : 8);
-    }
-  name_width = MIN (name_width, 24);
-  print_heading (style, "Per class (F1 and recall in per cent, deltas in points):");
-  printf ("  ");
-  print_cell ("Class", name_width, FALSE);
-  /* print_cell: "−" takes one column but three bytes. */
-  printf ("  %7s  %7s  ", "F1 A", "F1 B");
-  print_cell ("F1 B − A", 9, TRUE);
-  printf ("  %9s  %9s  ", "Recall A", "Recall B");
-  print_cell ("Rec B − A", 9, TRUE);
-  printf ("\n");
-  for (guint i = 0; i < comparison->classes->len; i++)
-    {
-      const GraftClassDelta *d = g_ptr_array_index (comparison->classes, i);
-      g_autofree char *name = d->name != NULL ? g_strdup (d->name)
-                                              : g_strdup_printf ("class %u", d->index);
-      g_autofree char *f1 = g_strdup_printf ("%+.2f", 100.0 * d->f1[2]);
-      g_autofree char *recall = g_strdup_printf ("%+.2f", 100.0 * d->recall[2]);
-
-      printf ("  ");
-      print_cell (name, name_width, FALSE);
-      printf ("  %7.2f  %7.2f  ", 100.0 * d->f1[0], 100.0 * d->f1[1]);
-      print_signed (style, f1, 9, d->f1[2] > 0 ? 1 : d->f1[2] < 0 ? -1 : 0);
-      printf ("  %9.2f  %9.2f  ", 100.0 * d->recall[0], 100.0 * d->recall[1]);
-      print_signed (style, recall, 9, d->recall[2] > 0 ? 1 : d->recall[2] < 0 ? -1 : 0);
-      printf ("\n");
-    }
-}
-
-static void
-print_image_list (const char *title,
-                  GPtrArray  *images)
-{
-  printf ("  %s: %u", title, images->len);
-  for (guint i = 0; i < MIN (images->len, SHOWN_IMAGES); i++)
-    {
-      const GraftImageChange *change = g_ptr_array_index (images, i);
-
-      if (change->name != NULL)
-        printf ("%s%s", i == 0 ? " (" : ", ", change->name);
-      else
-        printf ("%s#%u", i == 0 ? " (" : ", ", change->index);
-    }
-  if (images->len > SHOWN_IMAGES)
-    printf (", … and %u more", images->len - SHOWN_IMAGES);
-  printf ("%s\n", images->len > 0 ? ")" : "");
-}
-
-static void
-print_comparison (const Style              *style,
-                  GraftRun                 *a,
-                  GraftRun                 *b,
-                  const GraftRunComparison *comparison)
-{
-  print_heading (style, "A: %s “%s”", graft_run_get_id (a), graft_run_get_name (a));
-  print_heading (style, "B: %s “%s”", graft_run_get_id (b), graft_run_get_name (b));
-
-  print_config_changes (style, comparison);
-  print_metric_deltas (style, comparison);
-  if (comparison->metrics->len == 0)
-    {
-      printf ("\n");
-      print_heading (style, "Metrics: not compared: %s", comparison->classes_note);
-      return;
-    }
-  print_class_deltas (style, comparison);
-
-  printf ("\n");
-  if (!comparison->images_compared)
-    {
-      print_heading (style, "Test images: not compared: %s", comparison->images_note);
-      return;
-    }
-  print_heading (style, "Test images one run gets right and the other wrong:");
-  print_image_list ("A right, B wrong", comparison->only_a_right);
-  print_image_list ("B right, A wrong", comparison->only_b_right);
-  if (comparison->images_note != NULL)
-    printf ("  (%s)\n", comparison->images_note);
-}
-
-int
-_graft_cli_compare (GraftCliGlobals  *globals,
-                    int               argc,
-                    char            **argv)
-{
-  g_autoptr(GraftRun) a = NULL;
-  g_autoptr(GraftRun) b = NULL;
-  g_autoptr(GraftRunComparison) comparison = NULL;
-  json_object *transfer;
-
-  if (!_graft_cli_parse (globals, &argc, &argv, NULL, "compare PROJECT A B",
-                         "Two runs of the project PROJECT side by side: what differs in their\n"
-                         "configurations, how their final metrics moved overall and per class\n"
-                         "(B − A, ratios in points), and how many test images A gets right and\n"
-                         "B wrong and the other way round, with the first few names.\n"
-                         "\n"
-                         "Exit status: 0 compared, 1 a run that cannot be read, 2 usage."))
-    return GRAFT_CLI_EXIT_USAGE;
-  if (argc != 4)
-    {
-      _graft_cli_error ("usage: graft-cli compare PROJECT A B [--json]");
-      return GRAFT_CLI_EXIT_USAGE;
-    }
-  if (!check_project (argv[1]))
-    return GRAFT_CLI_EXIT_FAILURE;
-  a = open_run (argv[1], argv[2]);
-  if (a == NULL)
-    return GRAFT_CLI_EXIT_FAILURE;
-  b = open_run (argv[1], argv[3]);
-  if (b == NULL)
-    return GRAFT_CLI_EXIT_FAILURE;
-
-  comparison = graft_run_compare (a, b);
-  transfer = transfer_verdict (a, b);
-  if (globals->json)
-    {
-      json_object *root = graft_run_comparison_to_json (comparison);
-
-      json_object_object_add (root, "transfer", transfer);
-      print_json (root, FALSE);
-      json_object_put (root);
-    }
-  else
-    {
-      Style style;
-
-      style_init (&style);
-      print_comparison (&style, a, b, comparison);
-      if (transfer != NULL)
-        {
-          json_object *verdict = NULL, *advice = NULL;
-
-          json_object_object_get_ex (transfer, "verdict", &verdict);
-          printf ("\n%s\n", json_object_get_string (verdict));
-          if (json_object_object_get_ex (transfer, "advice", &advice))
-            printf ("%s\n", json_object_get_string (advice));
-        }
-      json_object_put (transfer);
-    }
-  return GRAFT_CLI_EXIT_OK;
 }

@@ -213,10 +213,14 @@ print_metrics_text (const GraftMetrics *m,
       printf ("  %s%*s  %7u  %9.3f  %6.3f  %5.3f\n", name, MAX (pad, 0), "", k->support,
               k->precision, k->recall, k->f1);
     }
-  printf ("\nConfusion (rows: true class, columns: predicted)\n");
+  printf ("\nConfusion (rows: true class, columns: predicted as class 1, 2, …)\n");
   for (guint r = 0; r < m->n_classes; r++)
     {
-      printf ("  %3u |", r);
+      g_autofree char *name = m->class_names != NULL ? g_strdup (m->class_names[r])
+                                                     : g_strdup_printf ("%u", r);
+      int pad = (int) width - (int) g_utf8_strlen (name, -1);
+
+      printf ("  %2u %s%*s |", r + 1, name, MAX (pad, 0), "");
       for (guint c = 0; c < m->n_classes; c++)
         printf (" %5u", m->confusion[r * m->n_classes + c]);
       printf ("\n");
@@ -228,7 +232,7 @@ print_metrics_text (const GraftMetrics *m,
         printf (" %.1f%%", 100.0 * m->brightness.accuracy[q]);
       printf ("\n");
     }
-  if (m->size.present)
+  if (m->size.present && m->size.count[0] < m->n_images)
     {
       printf ("Accuracy by size quartile (smallest first):");
       for (guint q = 0; q < GRAFT_METRICS_N_QUARTILES; q++)

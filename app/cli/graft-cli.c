@@ -28,7 +28,6 @@ static const Command commands[] = {
   { "pretrain", _graft_cli_pretrain, "Train the bundled model (ResNet-10 on Fashion-MNIST classes 0–4)" },
   { "forward", _graft_cli_forward, "Run a model on tensors in safetensors files (and its gradients)" },
   { "bench",   _graft_cli_bench,   "Measure speed: GEMM per device, training steps, the data pipeline (bench gemm|train-step|data)" },
-  /* graft-cli-runs.c */
   { "runs",    _graft_cli_runs,    "The runs saved in a project: list, show one, rename, delete" },
   { "compare", _graft_cli_compare, "Two runs side by side: configuration, metric deltas, images won and lost" },
 };
