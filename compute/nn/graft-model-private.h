@@ -169,6 +169,13 @@ void     _graft_model_step_reset     (GraftModel     *self);
 void     _graft_model_forget_optimizer (GraftModel   *self,
                                       GraftOptimizer *optimizer);
 
+/* graft-model.c: TRUE when @entry has @param's shape; else FALSE with both shapes as
+ * text ("[64, 3, 7, 7]") in *@got and *@want, for the message naming the tensor. */
+gboolean _graft_param_check_shape    (const GraftParam        *param,
+                                      const GraftWeightsEntry *entry,
+                                      char                   **got,
+                                      char                   **want);
+
 /* graft-optimizer.c: a step in three parts, for graft_model_train_step(). write_scalars
  * puts each trainable parameter's values of the coming step into the optimizer's step
  * tensor; run issues the ops (from that tensor when @from_scalars); advance counts the

@@ -556,6 +556,25 @@ graft_model_load_weights_file (GraftModel  *self,
 }
 
 gboolean
+_graft_param_check_shape (const GraftParam        *param,
+                          const GraftWeightsEntry *entry,
+                          char                   **got,
+                          char                   **want)
+{
+  GraftWeightsEntry expected = { .rank = param->rank };
+  gboolean same = entry->rank == param->rank;
+
+  for (guint d = 0; same && d < param->rank; d++)
+    same = entry->shape[d] == param->shape[d];
+  if (same)
+    return TRUE;
+  memcpy (expected.shape, param->shape, param->rank * sizeof (gsize));
+  *got = graft_weights_entry_shape_string (entry);
+  *want = graft_weights_entry_shape_string (&expected);
+  return FALSE;
+}
+
+gboolean
 graft_model_load_state (GraftModel    *self,
                         GraftWeights  *weights,
                         GError       **error)
@@ -581,7 +600,7 @@ graft_model_load_state (GraftModel    *self,
     {
       GraftParam *param = g_ptr_array_index (self->params, i);
       GraftWeightsEntry *entry = graft_weights_lookup (weights, param->name);
-      gboolean same;
+      char *got = NULL, *want = NULL;
 
       g_hash_table_add (known, param->name);
       if (entry == NULL)
@@ -589,19 +608,12 @@ graft_model_load_state (GraftModel    *self,
           PROBLEM (GRAFT_IO_ERROR_MISSING_KEY, "%s is missing", param->name);
           continue;
         }
-      same = entry->rank == param->rank;
-      for (guint d = 0; same && d < param->rank; d++)
-        same = entry->shape[d] == param->shape[d];
-      if (!same)
+      if (!_graft_param_check_shape (param, entry, &got, &want))
         {
-          GraftWeightsEntry expected = { .rank = param->rank };
-          g_autofree char *want = NULL;
-          g_autofree char *got = graft_weights_entry_shape_string (entry);
-
-          memcpy (expected.shape, param->shape, param->rank * sizeof (gsize));
-          want = graft_weights_entry_shape_string (&expected);
           PROBLEM (GRAFT_IO_ERROR_SHAPE, "%s is %s, the model needs %s", param->name, got,
                    want);
+          g_free (got);
+          g_free (want);
         }
     }
   for (guint i = 0; i < graft_weights_get_n (weights); i++)

@@ -546,7 +546,8 @@ graft_optimizer_load_state (GraftOptimizer  *self,
         {
           g_autofree char *name = NULL;
           GraftWeightsEntry *entry;
-          gboolean same;
+          g_autofree char *got = NULL;
+          g_autofree char *want = NULL;
 
           if (state_name (self->kind, s) == NULL)
             continue;
@@ -555,17 +556,8 @@ graft_optimizer_load_state (GraftOptimizer  *self,
           if (entry == NULL)
             continue;
           any = TRUE;
-          same = entry->rank == param->rank;
-          for (guint d = 0; same && d < param->rank; d++)
-            same = entry->shape[d] == param->shape[d];
-          if (!same)
+          if (!_graft_param_check_shape (param, entry, &got, &want))
             {
-              GraftWeightsEntry expected = { .rank = param->rank };
-              g_autofree char *want = NULL;
-              g_autofree char *got = graft_weights_entry_shape_string (entry);
-
-              memcpy (expected.shape, param->shape, param->rank * sizeof (gsize));
-              want = graft_weights_entry_shape_string (&expected);
               g_set_error (error, GRAFT_IO_ERROR, GRAFT_IO_ERROR_SHAPE,
                            "Optimizer state: %s is %s, the parameter is %s", name, got, want);
               return FALSE;
