@@ -429,6 +429,20 @@ test_continue (Fixture       *f,
   config.epochs = 2;
   g_assert_true (train (f, &config, NULL, NULL, NULL, NULL, NULL, &first, &error));
   g_assert_no_error (error);
+  /* new images of a class arrive before the run is continued */
+  {
+    g_autofree char *images = g_build_filename (f->tmp, "images", NULL);
+
+    for (guint i = 0; i < 3; i++)
+      {
+        guint8 pixels[28 * 28];
+        g_autofree char *path = g_strdup_printf ("%s/train/rows/new-%u.png", images, i);
+
+        for (int p = 0; p < 28 * 28; p++)
+          pixels[p] = (guint8) (((p / 28 + i) / 3) % 2 ? 210 : 30);
+        g_assert_true (graft_image_write_png (path, 28, 28, 1, 28, pixels, &error));
+      }
+  }
   config.epochs = 2;
   config.lr = 0.01f;
   g_assert_true (train (f, &config, NULL, first.run_id, NULL, NULL, NULL, &second, &error));
@@ -439,6 +453,14 @@ test_continue (Fixture       *f,
   g_assert_true (g_str_has_suffix (graft_run_get_name (run), "(continued)"));
   model_json = g_build_filename (graft_run_get_dir (run), "model.json", NULL);
   g_assert_true (g_file_test (model_json, G_FILE_TEST_EXISTS));
+  /* the continued run trained on the images as they are now */
+  {
+    json_object *images = NULL, *n = NULL;
+
+    g_assert_true (json_object_object_get_ex (graft_run_get_member (run, "training"), "images", &images));
+    g_assert_true (json_object_object_get_ex (images, "train", &n));
+    g_assert_cmpint (json_object_get_int (n), ==, 33);
+  }
   /* starting from the trained head, the first epoch's loss is already low */
   g_assert_cmpfloat (history_number (run, 0, "train_loss"), <, 1.0);
   graft_train_result_clear (&first);
