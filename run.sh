@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Graft into build/ and opens it.
 #   ./run.sh              the Graft window
-#   ./run.sh --headless   the same engine through graft-cli: devices, the model catalog,
-#                         the demo task's data and a GEMM benchmark
+#   ./run.sh --headless   the same workflow through graft-cli: devices, the model catalog,
+#                         the demo task's images imported into a project, trained from
+#                         scratch, head only and fine-tuned whole with the metrics of
+#                         each, the runs listed, and each transfer run compared with the
+#                         one from scratch
 set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/packages.sh
@@ -36,7 +39,25 @@ if [ "$headless" = true ]; then
   echo
   "$cli" demo-dataset "$build/demo" --per-class 20
   echo
-  exec "$cli" bench gemm --sizes=256,512 --seconds=0.3 "$@"
+  project="$build/demo-project"
+  "$cli" import "$build/demo" --project "$project"
+  echo
+  # The demo recipe (tests/bench/transfer.py): 28-pixel images shown whole, one-cycle SGD,
+  # 30 epochs, each start at the learning rate that suits it.
+  recipe=(--model graft-fmnist-resnet10 --epochs 30 --batch-size 25 --augment none)
+  for start in "--scratch --lr 0.01" "--unfreeze head --lr 0.1" "--unfreeze all --lr 0.05"; do
+    # shellcheck disable=SC2086
+    "$cli" train "$project" $start "${recipe[@]}" "$@"
+    echo
+  done
+  "$cli" runs "$project"
+  runs=$("$cli" runs "$project" --json |
+         python3 -c 'import json, sys; print(" ".join(r["id"] for r in json.load(sys.stdin)["runs"][-3:]))')
+  read -r scratch_run head_run all_run <<<"$runs"
+  echo
+  "$cli" compare "$project" "$scratch_run" "$head_run"
+  echo
+  exec "$cli" compare "$project" "$scratch_run" "$all_run"
 fi
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
