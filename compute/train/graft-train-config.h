@@ -8,7 +8,8 @@
  * As JSON (every member optional but "model"; absent members take the defaults below):
  *   {
  *     "model": "graft-fmnist-resnet10",   a catalog name (graft-catalog.h)
- *     "scratch": false,                   true: the model's architecture, random weights
+ *     "scratch": false,                   true: the model's architecture, random weights,
+ *                                         every block trained ("unfreeze" is "all")
  *     "head": "linear" | "mlp", "head_hidden": 256, "head_dropout": 0.2,
  *     "image_size": 0,                    pixels per side; 0: the model's own
  *     "channels": 0,                      input channels; 0: the model's own

@@ -1328,6 +1328,9 @@ graft_train (const GraftTrainRequest *request,
   else
     {
       graft_train_config_copy (request->config, &t.config);
+      /* from scratch every block learns: the run.json says so, not the plan it ignored */
+      if (t.config.scratch)
+        t.config.unfreeze = GRAFT_UNFREEZE_ALL;
       if (!graft_train_config_check (&t.config, &local))
         goto out;
     }

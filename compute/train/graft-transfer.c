@@ -348,8 +348,9 @@ graft_transfer_verdict (GraftRun *a,
       else if (rec != NULL && json_object_is_type (rec, json_type_int))
         advice = g_strdup_printf ("The frozen blocks' features fit these images worse than "
                                   "features learned from them. Unfreeze more blocks: the domain "
-                                  "shift suggests the last %d, or fine-tune all.",
-                                  json_object_get_int (rec));
+                                  "shift suggests training the last %d block%s with the head, "
+                                  "or fine-tune all.", json_object_get_int (rec),
+                                  json_object_get_int (rec) == 1 ? "" : "s");
       else
         advice = g_strdup ("The frozen blocks' features fit these images worse than features "
                            "learned from them. Unfreeze more blocks, or fine-tune all.");
