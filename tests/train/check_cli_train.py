@@ -211,17 +211,24 @@ def main():
             check(resumed["final_metrics"]["accuracy"] == full["final_metrics"]["accuracy"],
                   "resumed accuracy equals the uninterrupted run's")
 
-        # ---- kill -9, again and again
+        # ---- kill -9, again and again, during a run long enough (40 epochs) for many
+        # kills to land, most of them in an epoch's saves
+        kill_recipe = ["--unfreeze", "all", "--epochs", "40", "--batch-size", "10", "--lr", "0.02",
+                       "--augment", "light", "--seed", "5"]
+        began = time.time()
+        full = train_json(project, *kill_recipe)
+        duration = time.time() - began
         killed = 0
         run_id = None
         deadline = time.time() + 240
         while time.time() < deadline and killed < 12:
             args = (["train", project, "--resume", run_id] if run_id else
-                    ["train", project, "--model", MODEL, *recipe])
+                    ["train", project, "--model", MODEL, *kill_recipe])
             before = newest_run(project)
             proc = subprocess.Popen([CLI, "--device=cpu", *args, "-q"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rand.uniform(0.5, 3.0))
+            # a fifth of the uninterrupted run on average: several kills before the end
+            time.sleep(rand.uniform(0.05, 0.35) * duration)
             if proc.poll() is not None:
                 err = proc.stderr.read().decode()
                 check(proc.returncode == 0, "an unkilled run finishes: " + err)
@@ -234,6 +241,8 @@ def main():
             if run_id is None:
                 newest = newest_run(project)
                 run_id = newest if newest != before else None
+        print("killed the run %d times (the uninterrupted run took %.1f s)" % (killed, duration),
+              flush=True)
         check(killed >= 3, "the run was killed several times (%d)" % killed)
         if run_id is not None:
             status = read_run(project, run_id)["status"]
