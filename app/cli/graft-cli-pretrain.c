@@ -3,7 +3,6 @@
 
 /* graft-cli pretrain: the recipe of the bundled model (compute/train/graft-pretrain.h). */
 
-#include <glib-unix.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -18,7 +17,6 @@ typedef struct {
   GCancellable         *cancellable;
   gboolean              terminal;
   gboolean              quiet;
-  GMainLoop            *loop;
   GraftPretrainResult   result;
   GError               *error;
   gboolean              ok;
@@ -47,13 +45,6 @@ on_progress (const GraftPretrainProgress *p,
              p->images_per_second);
 }
 
-static gboolean
-quit_loop (gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
-}
-
 static gpointer
 run_job (gpointer data)
 {
@@ -61,7 +52,6 @@ run_job (gpointer data)
 
   job->ok = graft_pretrain_run (job->backend, &job->options, job->output_dir, on_progress, job,
                                 job->cancellable, &job->result, &job->error);
-  g_idle_add (quit_loop, job->loop);
   return NULL;
 }
 
@@ -82,17 +72,14 @@ _graft_cli_pretrain (GraftCliGlobals  *globals,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autofree char *default_dir = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *command = NULL;
-  GThread *thread;
   Job job = { 0 };
   gint epochs = 8, batch = 128, limit = 0;
   gint64 seed = 0;
   double max_lr = 0.0;
   gboolean quiet = FALSE;
-  guint sigint;
   const GOptionEntry entries[] = {
     { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "Epochs over the 30,000 source images (default 8)", "N" },
     { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch, "Images per step (default 128)", "N" },
@@ -147,7 +134,6 @@ _graft_cli_pretrain (GraftCliGlobals  *globals,
   job.cancellable = cancellable;
   job.terminal = isatty (STDERR_FILENO);
   job.quiet = quiet;
-  job.loop = loop;
 
   job.backend = graft_backend_open (globals->device, &error);
   if (job.backend == NULL)
@@ -159,11 +145,7 @@ _graft_cli_pretrain (GraftCliGlobals  *globals,
     fprintf (stderr, "Training %s on %s…\n", GRAFT_PRETRAIN_NAME,
              graft_backend_get_info (job.backend)->name);
 
-  sigint = g_unix_signal_add (SIGINT, on_interrupt, &job);
-  thread = g_thread_new ("graft-pretrain", run_job, &job);
-  g_main_loop_run (loop);
-  g_thread_join (thread);
-  g_source_remove (sigint);
+  _graft_cli_run_interruptible ("graft-pretrain", run_job, on_interrupt, &job);
   graft_backend_unref (job.backend);
 
   if (!job.ok)

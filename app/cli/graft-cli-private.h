@@ -49,6 +49,14 @@ gboolean _graft_cli_parse (GraftCliGlobals    *globals,
                            const char         *parameters,
                            const char         *summary);
 
+/* Runs @work (@data) on a thread called @name while the main loop waits, and returns when
+ * it has returned; meanwhile SIGINT and SIGTERM call @interrupt (@data) on the main thread
+ * (it cancels the work, which then ends by itself). */
+void _graft_cli_run_interruptible (const char  *name,
+                                   GThreadFunc  work,
+                                   GSourceFunc  interrupt,
+                                   gpointer     data);
+
 /* Prints "graft-cli: MESSAGE" to stderr. */
 void _graft_cli_error  (const char *format, ...) G_GNUC_PRINTF (1, 2);
 

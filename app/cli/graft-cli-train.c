@@ -4,7 +4,6 @@
 /* graft-cli train, evaluate and predict: a project's runs from the command line
  * (compute/train/graft-trainer.h). */
 
-#include <glib-unix.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +18,6 @@
 typedef struct {
   GraftTrainRequest   request;
   GraftTrainControl  *control;
-  GMainLoop          *loop;
   gboolean            terminal;
   gboolean            quiet;
   guint               last_width;
@@ -116,13 +114,6 @@ on_progress (const GraftTrainProgress *p,
     }
 }
 
-static gboolean
-quit_loop (gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
-}
-
 static gpointer
 run_job (gpointer data)
 {
@@ -130,7 +121,6 @@ run_job (gpointer data)
 
   job->ok = graft_train (&job->request, on_progress, job, job->control, &job->result,
                          &job->error);
-  g_idle_add (quit_loop, job->loop);
   return NULL;
 }
 
@@ -150,19 +140,8 @@ on_interrupt (gpointer user_data)
 static void
 run_training (Job *job)
 {
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  guint sigint, sigterm;
-  GThread *thread;
-
-  job->loop = loop;
   job->control = graft_train_control_new ();
-  sigint = g_unix_signal_add (SIGINT, on_interrupt, job);
-  sigterm = g_unix_signal_add (SIGTERM, on_interrupt, job);
-  thread = g_thread_new ("graft-train", run_job, job);
-  g_main_loop_run (loop);
-  g_thread_join (thread);
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
+  _graft_cli_run_interruptible ("graft-train", run_job, on_interrupt, job);
   clear_line (job);
   graft_train_control_free (job->control);
   job->control = NULL;

@@ -3,6 +3,7 @@
 
 /* graft-cli: the engine without a window, for scripts and machines without a display. */
 
+#include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,47 @@ _graft_cli_error (const char *format,
   message = g_strdup_vprintf (format, args);
   va_end (args);
   fprintf (stderr, "graft-cli: %s\n", message);
+}
+
+typedef struct {
+  GThreadFunc  work;
+  gpointer     data;
+  GMainLoop   *loop;
+} Interruptible;
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+run_work (gpointer user_data)
+{
+  Interruptible *job = user_data;
+
+  job->work (job->data);
+  g_idle_add (quit_loop, job->loop);
+  return NULL;
+}
+
+void
+_graft_cli_run_interruptible (const char  *name,
+                              GThreadFunc  work,
+                              GSourceFunc  interrupt,
+                              gpointer     data)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  Interruptible job = { work, data, loop };
+  guint sigint = g_unix_signal_add (SIGINT, interrupt, data);
+  guint sigterm = g_unix_signal_add (SIGTERM, interrupt, data);
+  GThread *thread = g_thread_new (name, run_work, &job);
+
+  g_main_loop_run (loop);
+  g_thread_join (thread);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
 }
 
 gboolean
