@@ -1109,7 +1109,11 @@ run_epochs (Trainer *t,
                                                       ? t->steps_per_epoch * t->batch / seconds
                                                       : 0.0));
       if (!graft_run_append_epoch (t->run, entry, error))
-        return FALSE;
+        {
+          json_object_put (entry);
+          return FALSE;
+        }
+      json_object_put (entry);
 
       if (t->config.patience > 0)
         {
@@ -1184,6 +1188,7 @@ open_run (Trainer *t,
 {
   const GraftTrainRequest *req = t->request;
   g_autofree char *name = NULL;
+  json_object *config;
 
   if (req->resume_id != NULL)
     return TRUE;   /* opened before the configuration was known */
@@ -1193,8 +1198,9 @@ open_run (Trainer *t,
       g_autofree char *plain = g_steal_pointer (&name);
       name = g_strdup_printf ("%s (continued)", plain);
     }
-  t->run = graft_run_create (req->project_dir, name, req->parent_id,
-                             graft_train_config_to_json (&t->config), error);
+  config = graft_train_config_to_json (&t->config);
+  t->run = graft_run_create (req->project_dir, name, req->parent_id, config, error);
+  json_object_put (config);
   return t->run != NULL;
 }
 
