@@ -18,11 +18,12 @@ import json
 import math
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from graft_testfiles import png, write  # noqa: E402
 
 failures = []
 
@@ -57,25 +58,6 @@ def load_json(result):
     except json.JSONDecodeError as e:
         failures.append(f"--json printed no JSON: {e}: {result.stdout[:500]}")
         return None
-
-
-def png(width, height, rng):
-    """An 8-bit RGB PNG of random pixels."""
-    raw = b"".join(b"\0" + bytes(rng.randrange(256) for _ in range(width * 3)) for _ in range(height))
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data +
-                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
-
-    return (b"\x89PNG\r\n\x1a\n" +
-            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
-            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 # Final metrics, as graft_metrics_to_json() writes them (definitions in graft-metrics.h).
