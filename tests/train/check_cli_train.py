@@ -222,6 +222,10 @@ def main():
         run_id = None
         deadline = time.time() + 240
         while time.time() < deadline and killed < 12:
+            # a kill that lands after the run saved itself finished (while the process
+            # exits) leaves nothing to resume
+            if run_id is not None and read_run(project, run_id)["status"] == "finished":
+                break
             args = (["train", project, "--resume", run_id] if run_id else
                     ["train", project, "--model", MODEL, *kill_recipe])
             before = newest_run(project)
