@@ -89,13 +89,15 @@ on_progress (const GraftTrainProgress *p,
       fprintf (stderr, ", %.0f images/s\n", p->images_per_second);
       break;
 
+    case GRAFT_TRAIN_PHASE_PREPARING:
     case GRAFT_TRAIN_PHASE_CACHING:
     case GRAFT_TRAIN_PHASE_EVALUATING:
-      if (job->terminal)
+      if (job->terminal && p->total > 0)
         {
           int n = fprintf (stderr, "\r%s %u/%u images ",
-                           p->phase == GRAFT_TRAIN_PHASE_CACHING ? "Caching frozen features:"
-                                                                 : "Evaluating:",
+                           p->phase == GRAFT_TRAIN_PHASE_PREPARING ? "Reading images:"
+                           : p->phase == GRAFT_TRAIN_PHASE_CACHING ? "Caching frozen features:"
+                                                                   : "Evaluating:",
                            p->done, p->total);
           job->last_width = MAX (job->last_width, (guint) MAX (n, 0));
           fflush (stderr);
@@ -107,7 +109,6 @@ on_progress (const GraftTrainProgress *p,
       fprintf (stderr, "Paused.\n");
       break;
 
-    case GRAFT_TRAIN_PHASE_PREPARING:
     case GRAFT_TRAIN_PHASE_VALIDATING:
     default:
       break;
@@ -706,6 +707,24 @@ same_classes (GraftDataset                *dataset,
   return same;
 }
 
+/* The image cache for an evaluation of @split; without one (the note says why) the files
+ * are read, slower but the same. FALSE only when cancelled. */
+static gboolean
+open_image_cache (GraftDataset                *dataset,
+                  GraftSplit                   split,
+                  const GraftTrainedModelInfo *info,
+                  GraftImageCache            **cache,
+                  GError                     **error)
+{
+  g_autofree char *note = NULL;
+
+  *cache = graft_image_cache_prepare (NULL, dataset, split, info->input.size,
+                                      info->input.channels, NULL, NULL, NULL, &note, error);
+  if (*cache == NULL && note != NULL)
+    g_debug ("Image cache %s", note);
+  return *cache != NULL || note != NULL;
+}
+
 int
 _graft_cli_evaluate (GraftCliGlobals  *globals,
                      int               argc,
@@ -716,6 +735,7 @@ _graft_cli_evaluate (GraftCliGlobals  *globals,
   g_autoptr(GraftModel) model = NULL;
   g_autoptr(GraftDataset) dataset = NULL;
   g_autoptr(GraftMetrics) metrics = NULL;
+  g_autoptr(GraftImageCache) cache = NULL;
   g_auto(GraftTrainedModelInfo) info = { 0 };
   g_autofree char *split_text = NULL;
   GraftPredictions p = { 0 };
@@ -755,7 +775,9 @@ _graft_cli_evaluate (GraftCliGlobals  *globals,
       (model = load_run_model (argv[1], argv[2], backend, 32, &info, NULL, &error)) == NULL ||
       (dataset = graft_train_open_dataset (argv[1], NULL, NULL, &error)) == NULL ||
       !same_classes (dataset, &info, argv[2], &error) ||
-      !graft_predict_split (model, 0, dataset, split, &info.input, NULL, NULL, NULL, &p, &error) ||
+      !open_image_cache (dataset, split, &info, &cache, &error) ||
+      !graft_predict_split (model, 0, dataset, split, cache, &info.input, NULL, NULL, NULL, &p,
+                            &error) ||
       (metrics = graft_predictions_metrics (&p, (const char * const *) info.classes, &error)) == NULL)
     {
       graft_predictions_clear (&p);
@@ -844,7 +866,8 @@ _graft_cli_predict (GraftCliGlobals  *globals,
     _graft_cli_error ("%s", (char *) g_ptr_array_index (missing, i));
   if (dataset->samples->len == 0)
     return GRAFT_CLI_EXIT_FAILURE;
-  if (!graft_predict_split (model, 0, dataset, GRAFT_SPLIT_NONE, &info.input, NULL, NULL, NULL, &p,
+  if (!graft_predict_split (model, 0, dataset, GRAFT_SPLIT_NONE, NULL, &info.input, NULL, NULL,
+                            NULL, &p,
                             &error))
     {
       _graft_cli_error ("%s", error->message);

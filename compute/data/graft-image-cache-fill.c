@@ -612,3 +612,59 @@ out:
     return FALSE;
   return TRUE;
 }
+
+GraftImageCache *
+graft_image_cache_prepare (const char            *cache_dir,
+                           GraftDataset          *dataset,
+                           GraftSplit             split,
+                           guint                  size,
+                           guint                  channels,
+                           GraftDatasetProgress   progress,
+                           gpointer               user_data,
+                           GCancellable          *cancellable,
+                           char                 **note,
+                           GError               **error)
+{
+  g_autoptr(GraftImageCache) cache = NULL;
+  g_autoptr(GPtrArray) samples = NULL;
+  g_autoptr(GError) local = NULL;
+  GraftImageCacheFillResult fill = { 0 };
+  gboolean ok;
+
+  g_return_val_if_fail (dataset != NULL && note != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  *note = NULL;
+  cache = graft_image_cache_open (cache_dir, dataset->root, size, channels, &local);
+  if (cache == NULL)
+    {
+      *note = g_strdup_printf ("off: %s", local->message);
+      return NULL;
+    }
+  samples = g_ptr_array_new ();
+  for (guint i = 0; i < dataset->samples->len; i++)
+    {
+      GraftSample *sample = g_ptr_array_index (dataset->samples, i);
+
+      if (split == GRAFT_SPLIT_NONE || sample->split == split)
+        g_ptr_array_add (samples, sample);
+    }
+  ok = graft_image_cache_fill (cache, samples, 0, progress, user_data, cancellable,
+                               &fill, &local);
+  if (!ok)
+    {
+      graft_image_cache_fill_result_clear (&fill);
+      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+      *note = g_strdup_printf ("off: %s", local->message);
+      return NULL;
+    }
+  *note = g_strdup_printf ("on: %u image%s decoded into %s, %u reused", fill.n_decoded,
+                           fill.n_decoded == 1 ? "" : "s", graft_image_cache_get_dir (cache),
+                           fill.n_reused);
+  graft_image_cache_fill_result_clear (&fill);
+  return g_steal_pointer (&cache);
+}

@@ -105,6 +105,24 @@ gboolean          graft_image_cache_fill        (GraftImageCache            *sel
                                                  GraftImageCacheFillResult  *result,
                                                  GError                    **error);
 
+/* The cache of @dataset's images for a model input of @size pixels and @channels
+ * channels in @cache_dir (NULL: the default), opened and brought up to date for the
+ * samples of @split (GRAFT_SPLIT_NONE: every sample) with graft_image_cache_fill(), for a trainer or an evaluation that would otherwise
+ * decode each file at each use. A cache that cannot be opened or written is not a
+ * failure of the work it would speed up: it returns NULL with *@note saying why (the
+ * caller then reads the files), and NULL with @error only when cancelled. On success
+ * *@note says how many images were decoded and how many reused. */
+GraftImageCache  *graft_image_cache_prepare     (const char                 *cache_dir,
+                                                 GraftDataset               *dataset,
+                                                 GraftSplit                  split,
+                                                 guint                       size,
+                                                 guint                       channels,
+                                                 GraftDatasetProgress        progress,
+                                                 gpointer                    user_data,
+                                                 GCancellable               *cancellable,
+                                                 char                      **note,
+                                                 GError                    **error);
+
 /* A cached image: @image views the mapped file (its pixels must not be written or
  * freed, and last as long as the cache or until its next fill). */
 typedef struct {

@@ -98,6 +98,7 @@ graft_predict_split (GraftModel           *model,
                      int                   cut_layer,
                      GraftDataset         *dataset,
                      GraftSplit            split,
+                     GraftImageCache      *cache,
                      const GraftInputSpec *spec,
                      GraftPredictProgress  progress,
                      gpointer              user_data,
@@ -122,7 +123,7 @@ graft_predict_split (GraftModel           *model,
 
   memset (out, 0, sizeof *out);
   graft_input_spec_loader_options (spec, FALSE, GRAFT_AUGMENT_LEVEL_NONE, batch, 0, &options);
-  loader = graft_loader_new (dataset, split, NULL, &options, cancellable, error);
+  loader = graft_loader_new (dataset, split, cache, &options, cancellable, error);
   if (loader == NULL)
     return FALSE;
 

@@ -56,7 +56,8 @@ typedef void (*GraftPredictProgress) (guint    done,
                                       gpointer user_data);
 
 /* Runs @model (prepared for its batch size at @spec's size) over the samples of @dataset
- * in @split (GRAFT_SPLIT_NONE: all usable ones), @cut_layer ≥ 1 when the model starts
+ * in @split (GRAFT_SPLIT_NONE: all usable ones), their pixels from @cache when not NULL
+ * (graft_image_cache_prepare() for @spec's size and channels), @cut_layer ≥ 1 when the model starts
  * after that layer (graft_model_set_start_layer): the layers up to it are then run with
  * graft_model_forward_to() first, which gives the same result. Samples without a label
  * are left out (give images to predict any class). The last batch is padded. @out is
@@ -65,6 +66,7 @@ gboolean      graft_predict_split      (GraftModel             *model,
                                         int                     cut_layer,
                                         GraftDataset           *dataset,
                                         GraftSplit              split,
+                                        GraftImageCache        *cache,
                                         const GraftInputSpec   *spec,
                                         GraftPredictProgress    progress,
                                         gpointer                user_data,

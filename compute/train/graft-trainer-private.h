@@ -3,6 +3,7 @@
 
 #include <json-c/json.h>
 
+#include "data/graft-image-cache.h"
 #include "graft-predict.h"
 #include "graft-trained-model.h"
 #include "graft-trainer.h"
@@ -36,6 +37,8 @@ typedef struct {
   GArray                  *rows;           /* balanced sampling: dataset sample indices */
   guint                   *row_feature;    /* rows mapped to train_features rows */
   guint                    n_train, n_val, n_test, n_classes;
+  GraftImageCache         *image_cache;    /* the decoded images, or NULL: read the files */
+  char                    *image_cache_note;
 
   GraftCatalogEntry       *entry;
   char                    *parent_weights;

@@ -160,6 +160,7 @@ trainer_clear (Trainer *t)
   g_clear_pointer (&t->target, graft_tensor_unref);
   g_clear_pointer (&t->class_weight, graft_tensor_unref);
   g_clear_pointer (&t->model, graft_model_unref);
+  g_clear_pointer (&t->image_cache, graft_image_cache_free);
   g_clear_pointer (&t->train_set, graft_dataset_free);
   g_clear_pointer (&t->dataset, graft_dataset_free);
   g_clear_pointer (&t->project, graft_project_free);
@@ -167,6 +168,7 @@ trainer_clear (Trainer *t)
   g_clear_pointer (&t->run, graft_run_free);
   g_clear_pointer (&t->rows, g_array_unref);
   g_clear_pointer (&t->cache_note, g_free);
+  g_clear_pointer (&t->image_cache_note, g_free);
   g_clear_pointer (&t->plan, json_object_put);
   g_clear_pointer (&t->adapt_lines, json_object_put);
   g_clear_pointer (&t->timer, g_timer_destroy);
@@ -704,7 +706,7 @@ cache_split (Trainer    *t,
   set->dim = graft_tensor_get_n_elements (cut) / t->batch;
   graft_input_spec_loader_options (&t->info.input, FALSE, GRAFT_AUGMENT_LEVEL_NONE, t->batch, 0,
                                    &options);
-  loader = graft_loader_new (t->dataset, split, NULL, &options, t->cancellable, error);
+  loader = graft_loader_new (t->dataset, split, t->image_cache, &options, t->cancellable, error);
   if (loader == NULL)
     return FALSE;
   capacity = graft_loader_get_n_samples (loader);
@@ -1048,8 +1050,8 @@ validate (Trainer *t,
   t->progress_state.phase = GRAFT_TRAIN_PHASE_VALIDATING;
   if (t->cut_layer > 0)
     return evaluate_features (t, &t->val_features, loss, accuracy, error);
-  if (!graft_predict_split (t->model, 0, t->dataset, GRAFT_SPLIT_VAL, &t->info.input,
-                            on_eval_progress, t, t->cancellable, &p, error))
+  if (!graft_predict_split (t->model, 0, t->dataset, GRAFT_SPLIT_VAL, t->image_cache,
+                            &t->info.input, on_eval_progress, t, t->cancellable, &p, error))
     return FALSE;
   graft_predictions_summary (&p, loss, accuracy);
   graft_predictions_clear (&p);
@@ -1083,7 +1085,8 @@ run_epochs (Trainer *t,
       graft_input_spec_loader_options (&t->info.input, TRUE, t->config.augment, t->batch,
                                        t->config.seed, &options);
       loader = graft_loader_new (t->train_set != NULL ? t->train_set : t->dataset,
-                                 GRAFT_SPLIT_TRAIN, NULL, &options, t->cancellable, error);
+                                 GRAFT_SPLIT_TRAIN, t->image_cache, &options, t->cancellable,
+                                 error);
       if (loader == NULL)
         return FALSE;
     }
@@ -1177,9 +1180,37 @@ training_member (Trainer *t)
   json_object_object_add (o, "steps_per_epoch", json_object_new_int ((int) t->steps_per_epoch));
   json_object_object_add (o, "plan", json_object_get (t->plan));
   json_object_object_add (o, "feature_cache", json_object_new_string (t->cache_note));
+  json_object_object_add (o, "image_cache", json_object_new_string (t->image_cache_note));
   if (t->adapt_lines != NULL)
     json_object_object_add (o, "adapted", json_object_get (t->adapt_lines));
   return o;
+}
+
+static void
+on_image_cache_progress (guint    done,
+                         guint    total,
+                         gpointer user_data)
+{
+  Trainer *t = user_data;
+
+  t->progress_state.done = done;
+  t->progress_state.total = total;
+  report (t, GRAFT_TRAIN_PHASE_PREPARING);
+}
+
+/* Every image of the project decoded once into the preprocessing cache (kept between runs,
+ * so a second run on the same images decodes none), for the loaders to read pixels from
+ * in place of files. A cache that cannot be used costs speed, not the run. */
+static gboolean
+open_image_cache (Trainer *t,
+                  GError **error)
+{
+  t->image_cache = graft_image_cache_prepare (t->request->image_cache_dir, t->dataset,
+                                              GRAFT_SPLIT_NONE, t->info.input.size, t->info.input.channels,
+                                              on_image_cache_progress, t, t->cancellable,
+                                              &t->image_cache_note, error);
+  t->progress_state.done = t->progress_state.total = 0;
+  return t->image_cache != NULL || t->image_cache_note != NULL;
 }
 
 static gboolean
@@ -1228,8 +1259,8 @@ finish (Trainer          *t,
           !graft_model_prepare (t->model, eval_batch, t->info.input.size, t->info.input.size, error))
         return FALSE;
       t->progress_state.phase = GRAFT_TRAIN_PHASE_EVALUATING;
-      if (!graft_predict_split (t->model, t->cut_layer, t->dataset, split, &t->info.input,
-                                on_eval_progress, t, t->cancellable, &p, error))
+      if (!graft_predict_split (t->model, t->cut_layer, t->dataset, split, t->image_cache,
+                                &t->info.input, on_eval_progress, t, t->cancellable, &p, error))
         return FALSE;
       metrics = graft_predictions_metrics (&p, (const char * const *) t->info.classes, error);
       graft_predictions_clear (&p);
@@ -1362,7 +1393,7 @@ graft_train (const GraftTrainRequest *request,
   decide_cache (&t);
   if (t.config.balance == GRAFT_BALANCE_SAMPLER && t.cut_layer == 0 && t.train_set == NULL)
     t.train_set = dataset_of_rows (&t);
-  if (!prepare (&t, &local))
+  if (!prepare (&t, &local) || !open_image_cache (&t, &local))
     goto out;
 
   if (!open_run (&t, &local))
@@ -1389,7 +1420,8 @@ graft_train (const GraftTrainRequest *request,
   if (!t.info.scratch && first_epoch == 0 && t.n_train > 0)
     {
       json_object *shift = graft_transfer_measure_shift (t.model, t.dataset, GRAFT_SPLIT_TRAIN,
-                                                         &t.info.input, t.cancellable, NULL);
+                                                         t.image_cache, &t.info.input,
+                                                         t.cancellable, NULL);
       if (shift != NULL)
         graft_run_set_member (t.run, "domain_shift", shift);
     }

@@ -57,7 +57,8 @@ GCancellable      *graft_train_control_get_cancellable (GraftTrainControl *self)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftTrainControl, graft_train_control_free)
 
 typedef enum {
-  GRAFT_TRAIN_PHASE_PREPARING,   /* reading the images, building the model */
+  GRAFT_TRAIN_PHASE_PREPARING,   /* reading the images (done of total while decoding them
+                                  * into the image cache), building the model */
   GRAFT_TRAIN_PHASE_CACHING,     /* computing the frozen blocks' features */
   GRAFT_TRAIN_PHASE_TRAINING,
   GRAFT_TRAIN_PHASE_VALIDATING,
@@ -96,6 +97,7 @@ typedef struct {
   const char             *name;       /* the run's name; NULL: made from the configuration */
   const char             *resume_id;  /* resume this interrupted run */
   const char             *parent_id;  /* continue this finished run */
+  const char             *image_cache_dir;  /* the decoded images; NULL: the user's cache */
 } GraftTrainRequest;
 
 typedef struct {

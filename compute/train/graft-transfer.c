@@ -155,6 +155,7 @@ json_object *
 graft_transfer_measure_shift (GraftModel           *model,
                               GraftDataset         *dataset,
                               GraftSplit            split,
+                              GraftImageCache      *cache,
                               const GraftInputSpec *spec,
                               GCancellable         *cancellable,
                               GError              **error)
@@ -180,7 +181,7 @@ graft_transfer_measure_shift (GraftModel           *model,
   if (norms == NULL)
     return NULL;
   graft_input_spec_loader_options (spec, FALSE, GRAFT_AUGMENT_LEVEL_NONE, batch, 0, &options);
-  loader = graft_loader_new (dataset, split, NULL, &options, cancellable, error);
+  loader = graft_loader_new (dataset, split, cache, &options, cancellable, error);
   if (loader == NULL)
     return NULL;
 

@@ -37,7 +37,7 @@ struct json_object;
 #define GRAFT_TRANSFER_SHIFT_IMAGES 512
 
 /* The shift of @model's blocks on the images of @split (the model prepared, its weights
- * the pre-trained ones), as a JSON object:
+ * the pre-trained ones; pixels from @cache when not NULL), as a JSON object:
  *   { "score": 0.42, "blocks": [ { "block": "layer1", "shift": 0.1 } … ],
  *     "threshold": 0.5, "recommended_unfreeze": 2 | "all" | "head",
  *     "recommendation": "…", "images": 250 }
@@ -45,6 +45,7 @@ struct json_object;
 struct json_object *graft_transfer_measure_shift (GraftModel            *model,
                                                   GraftDataset          *dataset,
                                                   GraftSplit             split,
+                                                  GraftImageCache       *cache,
                                                   const GraftInputSpec  *spec,
                                                   GCancellable          *cancellable,
                                                   GError               **error);

@@ -3,7 +3,8 @@
 /* The trainer on a small synthetic project (three classes of stripes and checks, 28×28
  * grey, train/val/test folders) starting from the bundled ResNet-10: the configuration's
  * JSON, the schedules against PyTorch's, the feature cache against whole-network
- * training, resuming, early stopping, continuing, pausing, balancing and bad input. */
+ * training, resuming, early stopping, continuing, pausing, balancing, the image cache and
+ * bad input. */
 
 #include <json-c/json.h>
 #include <math.h>
@@ -18,6 +19,7 @@ typedef struct {
   char         *tmp;
   char         *project;
   GraftBackend *backend;
+  const char   *image_cache_dir;  /* NULL: the test environment's XDG_CACHE_HOME */
 } Fixture;
 
 static void
@@ -123,6 +125,7 @@ train (Fixture                *f,
   request.config = config;
   request.resume_id = resume;
   request.parent_id = parent;
+  request.image_cache_dir = f->image_cache_dir;
   return graft_train (&request, progress, user_data, control, result, error);
 }
 
@@ -556,6 +559,79 @@ test_balance (Fixture       *f,
   graft_train_result_clear (&result);
 }
 
+/* ---- Image cache ---------------------------------------------------------------------- */
+
+static void
+test_image_cache (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_auto(GraftTrainConfig) config = { 0 };
+  GraftTrainResult first = { 0 }, again = { 0 }, changed = { 0 }, off = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GraftRun) a = NULL;
+  g_autoptr(GraftRun) b = NULL;
+  g_autoptr(GraftRun) c = NULL;
+  g_autoptr(GraftRun) d = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (11);
+  g_autofree char *cache_dir = g_build_filename (f->tmp, "cache", NULL);
+  g_autofree char *blocker = g_build_filename (f->tmp, "not-a-folder", NULL);
+  g_autofree char *no_dir = g_build_filename (blocker, "cache", NULL);
+  g_autofree char *images = g_build_filename (f->tmp, "images", NULL);
+  g_autofree char *expected = NULL;
+
+  (void) data;
+  /* every block learns on augmented images: each epoch reads pixels through the loader */
+  config_init (&config);
+  config.unfreeze = GRAFT_UNFREEZE_ALL;
+  config.epochs = 2;
+  config.augment = GRAFT_AUGMENT_LEVEL_LIGHT;
+
+  /* the first run decodes the 60 images (30 train, 12 val, 18 test) into the cache */
+  f->image_cache_dir = cache_dir;
+  g_assert_true (train (f, &config, NULL, NULL, NULL, NULL, NULL, &first, &error));
+  g_assert_no_error (error);
+  a = open_run (f, first.run_id);
+  g_assert_true (g_str_has_prefix (training_string (a, "image_cache"), "on: 60 images decoded into "));
+  g_assert_nonnull (strstr (training_string (a, "image_cache"), cache_dir));
+
+  /* the next decodes none, and trains on the same pixels */
+  g_assert_true (train (f, &config, NULL, NULL, NULL, NULL, NULL, &again, &error));
+  g_assert_no_error (error);
+  b = open_run (f, again.run_id);
+  g_assert_true (g_str_has_prefix (training_string (b, "image_cache"), "on: 0 images decoded"));
+  g_assert_true (g_str_has_suffix (training_string (b, "image_cache"), ", 60 reused"));
+  for (guint e = 0; e < 2; e++)
+    g_assert_cmpfloat (history_number (a, e, "train_loss"), ==, history_number (b, e, "train_loss"));
+  g_assert_cmpfloat (first.accuracy, ==, again.accuracy);
+
+  /* a file rewritten since is decoded again, alone */
+  write_class (images, "test", "checks", 2, 1, rand);
+  g_assert_true (train (f, &config, NULL, NULL, NULL, NULL, NULL, &changed, &error));
+  g_assert_no_error (error);
+  c = open_run (f, changed.run_id);
+  g_assert_true (g_str_has_prefix (training_string (c, "image_cache"), "on: 1 image decoded"));
+
+  /* a cache that cannot be made costs speed, not the run: the files are read, the same
+   * 28×28 pixels (small images are cached as decoded), so the same losses; the note says
+   * why, naming the folder */
+  g_assert_true (g_file_set_contents (blocker, "", 0, &error));
+  f->image_cache_dir = no_dir;
+  g_assert_true (train (f, &config, NULL, NULL, NULL, NULL, NULL, &off, &error));
+  g_assert_no_error (error);
+  d = open_run (f, off.run_id);
+  g_assert_true (g_str_has_prefix (training_string (d, "image_cache"), "off: "));
+  g_assert_nonnull (strstr (training_string (d, "image_cache"), no_dir));
+  for (guint e = 0; e < 2; e++)
+    g_assert_cmpfloat (history_number (c, e, "train_loss"), ==, history_number (d, e, "train_loss"));
+  g_assert_cmpfloat (changed.accuracy, ==, off.accuracy);
+
+  f->image_cache_dir = NULL;
+  graft_train_result_clear (&first);
+  graft_train_result_clear (&again);
+  graft_train_result_clear (&changed);
+  graft_train_result_clear (&off);
+}
+
 static void
 test_bad_input (Fixture       *f,
                 gconstpointer  data)
@@ -619,6 +695,7 @@ main (int   argc,
   g_test_add ("/trainer/continue", Fixture, NULL, fixture_set_up, test_continue, fixture_tear_down);
   g_test_add ("/trainer/pause", Fixture, NULL, fixture_set_up, test_pause, fixture_tear_down);
   g_test_add ("/trainer/balance", Fixture, NULL, fixture_set_up, test_balance, fixture_tear_down);
+  g_test_add ("/trainer/image-cache", Fixture, NULL, fixture_set_up, test_image_cache, fixture_tear_down);
   g_test_add ("/trainer/bad-input", Fixture, NULL, fixture_set_up, test_bad_input, fixture_tear_down);
   return g_test_run ();
 }
