@@ -610,6 +610,7 @@ _graft_cli_import (GraftCliGlobals  *globals,
       return GRAFT_CLI_EXIT_USAGE;
     }
   graft_health_options_init (&job.health_options);
+  job.health_options.remember = TRUE;
   job.health_options.min_side = (guint) min_side;
 
   if (project_dir == NULL)

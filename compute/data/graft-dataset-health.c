@@ -5,7 +5,11 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "graft-dataset-health.h"
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "graft-dataset-health-private.h"
 #include "graft-image.h"
 
 /* Boxes read from normalised coordinates may overshoot their image by rounding. */
@@ -18,22 +22,16 @@ typedef struct {
   guint              n_base;  /* problems that do not depend on the splits */
 } Health;
 
-/* What one reader learned about one file. */
-typedef struct {
-  gboolean ok;       /* read and decoded */
-  gboolean hashed;
-  guint    width;
-  guint    height;
-  char    *reason;   /* why not, else NULL */
-  guint8   hash[GRAFT_HEALTH_HASH_SIZE];
-} FileResult;
+typedef GraftHealthFileResult FileResult;
 
 typedef struct {
   GraftDataset *dataset;
   FileResult   *results;
+  guint        *todo;     /* the samples to read: all, or those the memo does not know */
+  guint         n_todo;
   guint64       max_pixels;
   GCancellable *cancellable;
-  gint          next;     /* atomic: the next sample to read */
+  gint          next;     /* atomic: the next of @todo to read */
   gint          done;     /* atomic: files read */
   GMutex        mutex;
   GCond         cond;
@@ -48,6 +46,8 @@ graft_health_options_init (GraftHealthOptions *options)
   options->min_side = GRAFT_HEALTH_DEFAULT_MIN_SIDE;
   options->n_threads = 0;
   options->max_pixels = 0;
+  options->remember = FALSE;
+  options->memo_dir = NULL;
 }
 
 static void
@@ -106,7 +106,15 @@ read_one (Pool  *pool,
   g_autoptr(GraftImage) image = NULL;
   g_autofree char *data = NULL;
   gsize length = 0, digest_len = GRAFT_HEALTH_HASH_SIZE;
+  GStatBuf st;
 
+  /* the identity before the bytes: a file rewritten meanwhile is read again next time */
+  if (g_stat (sample->path, &st) == 0)
+    {
+      result->stated = TRUE;
+      result->size = (gint64) st.st_size;
+      result->mtime_ns = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+    }
   if (!g_file_get_contents (sample->path, &data, &length, &error))
     {
       result->reason = g_strdup_printf ("%s cannot be read: %s; check that it exists and "
@@ -134,7 +142,6 @@ static gpointer
 reader (gpointer data)
 {
   Pool *pool = data;
-  guint n = pool->dataset->samples->len;
 
   for (;;)
     {
@@ -143,9 +150,9 @@ reader (gpointer data)
       if (g_cancellable_is_cancelled (pool->cancellable))
         break;
       index = (guint) g_atomic_int_add (&pool->next, 1);
-      if (index >= n)
+      if (index >= pool->n_todo)
         break;
-      read_one (pool, index);
+      read_one (pool, pool->todo[index]);
       g_atomic_int_inc (&pool->done);
       g_mutex_lock (&pool->mutex);
       g_cond_signal (&pool->cond);
@@ -157,6 +164,44 @@ reader (gpointer data)
   g_cond_signal (&pool->cond);
   g_mutex_unlock (&pool->mutex);
   return NULL;
+}
+
+/* The decoder's limit, which decides what is readable: a memo made under another is not
+ * used. */
+static guint64
+memo_limit (const Pool *pool)
+{
+  return pool->max_pixels > 0 ? pool->max_pixels : GRAFT_IMAGE_DEFAULT_MAX_PIXELS;
+}
+
+/* The results the memo in @memo_dir holds for files unchanged since (same size and
+ * modification time), straight into the pool's results; the other samples into its
+ * list to read. */
+static void
+recall (Pool       *pool,
+        const char *memo_dir,
+        const char *root)
+{
+  GraftDataset *dataset = pool->dataset;
+  g_autoptr(GHashTable) memo = _graft_health_memo_load (memo_dir, root, memo_limit (pool));
+
+  for (guint i = 0; i < dataset->samples->len; i++)
+    {
+      const GraftSample *sample = g_ptr_array_index (dataset->samples, i);
+      const FileResult *known = memo != NULL ? g_hash_table_lookup (memo, sample->path) : NULL;
+      GStatBuf st;
+
+      if (known != NULL && g_stat (sample->path, &st) == 0 &&
+          known->size == (gint64) st.st_size &&
+          known->mtime_ns == (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+                             st.st_mtim.tv_nsec)
+        {
+          pool->results[i] = *known;
+          pool->results[i].reason = g_strdup (known->reason);
+        }
+      else
+        pool->todo[pool->n_todo++] = i;
+    }
 }
 
 /* Reads every file on @n_threads readers, calling @progress here as they go. */
@@ -503,6 +548,7 @@ graft_dataset_check_health (GraftDataset              *dataset,
 {
   GraftHealthOptions defaults;
   g_autoptr(GHashTable) seen = NULL;
+  g_autofree char *memo_dir = NULL;
   Pool pool = { 0 };
   Health *priv;
   GraftDatasetHealth *self;
@@ -526,9 +572,23 @@ graft_dataset_check_health (GraftDataset              *dataset,
 
   pool.dataset = dataset;
   pool.results = g_new0 (FileResult, n + 1);
+  pool.todo = g_new (guint, n + 1);
   pool.max_pixels = options->max_pixels;
   pool.cancellable = cancellable;
+  if (options->remember)
+    {
+      memo_dir = options->memo_dir != NULL
+                   ? g_strdup (options->memo_dir)
+                   : g_build_filename (g_get_user_cache_dir (), "graft", "health", NULL);
+      recall (&pool, memo_dir, dataset->root);
+    }
+  else
+    for (guint i = 0; i < n; i++)
+      pool.todo[pool.n_todo++] = i;
+  pool.done = (gint) (n - pool.n_todo);
+  n_threads = MAX (1u, MIN (n_threads, MAX (pool.n_todo, 1u)));
   read_all (&pool, n_threads, progress, user_data);
+  g_free (pool.todo);
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     {
@@ -536,6 +596,14 @@ graft_dataset_check_health (GraftDataset              *dataset,
         g_free (pool.results[i].reason);
       g_free (pool.results);
       return NULL;
+    }
+  if (memo_dir != NULL && pool.n_todo > 0)
+    {
+      g_autoptr(GError) memo_error = NULL;
+
+      if (!_graft_health_memo_save (memo_dir, dataset->root, memo_limit (&pool), dataset,
+                                    pool.results, &memo_error))
+        g_debug ("The health check's memo is not saved: %s", memo_error->message);
     }
 
   priv = g_new0 (Health, 1);

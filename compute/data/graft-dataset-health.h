@@ -30,9 +30,17 @@ G_BEGIN_DECLS
 #define GRAFT_HEALTH_DEFAULT_MIN_SIDE 32
 
 typedef struct {
-  guint   min_side;    /* images with a shorter side are SMALL_IMAGE; default 32 */
-  guint   n_threads;   /* readers; 0: one per processor, at most 8 */
-  guint64 max_pixels;  /* the decoder's limit; 0: GRAFT_IMAGE_DEFAULT_MAX_PIXELS */
+  guint       min_side;    /* images with a shorter side are SMALL_IMAGE; default 32 */
+  guint       n_threads;   /* readers; 0: one per processor, at most 8 */
+  guint64     max_pixels;  /* the decoder's limit; 0: GRAFT_IMAGE_DEFAULT_MAX_PIXELS */
+  /* Remember each file's result (hash, decodes or why not, size in pixels) between
+   * checks, keyed by its path, size and modification time to the nanosecond, so that a
+   * check reads only the files new or changed since the last one: FALSE by default. The
+   * memo lives in @memo_dir (NULL: $XDG_CACHE_HOME/graft/health), one file per dataset
+   * root, replaced atomically; one that is damaged or cannot be written costs the check
+   * its speed, never its result. */
+  gboolean    remember;
+  const char *memo_dir;
 } GraftHealthOptions;
 
 void graft_health_options_init (GraftHealthOptions *options);

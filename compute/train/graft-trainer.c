@@ -269,6 +269,7 @@ graft_train_open_dataset (const char    *project_dir,
   if (dataset == NULL)
     return NULL;
   graft_health_options_init (&health_options);
+  health_options.remember = TRUE;   /* a run reads only the images changed since the last */
   health = graft_dataset_check_health (dataset, &health_options, NULL, NULL, cancellable, error);
   if (health == NULL)
     return NULL;

@@ -7,9 +7,12 @@
  * images, boxes outside their image or without area and labels naming no class are
  * found; the counts and imbalance are those of the usable images; the report does not
  * depend on the number of readers; progress reaches the end and a cancel stops the
- * check. */
+ * check; a remembered check reads only the files changed since, and gives the same
+ * report. */
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <string.h>
 
@@ -360,6 +363,149 @@ test_deterministic (Fixture       *fixture,
   g_assert_cmpstr (small, ==, "train/c/tiny.png");
 }
 
+static void
+assert_same_report (const GraftDatasetHealth *a,
+                    const GraftDatasetHealth *b)
+{
+  g_assert_cmpuint (a->problems->len, ==, b->problems->len);
+  for (guint i = 0; i < a->problems->len; i++)
+    {
+      const GraftDataProblem *pa = g_ptr_array_index (a->problems, i);
+      const GraftDataProblem *pb = g_ptr_array_index (b->problems, i);
+
+      g_assert_cmpint (pa->kind, ==, pb->kind);
+      g_assert_cmpstr (pa->file, ==, pb->file);
+      g_assert_cmpstr (pa->message, ==, pb->message);
+    }
+  g_assert_cmpuint (a->n_samples, ==, b->n_samples);
+  g_assert_cmpmem (a->hashes, a->n_samples * GRAFT_HEALTH_HASH_SIZE,
+                   b->hashes, b->n_samples * GRAFT_HEALTH_HASH_SIZE);
+  g_assert_cmpmem (a->usable, a->n_samples * sizeof (gboolean), b->usable, b->n_samples * sizeof (gboolean));
+  g_assert_cmpuint (a->duplicates->len, ==, b->duplicates->len);
+}
+
+/* Records each sample's width and height, which a check fills in. */
+static guint *
+sizes_of (GraftDataset *dataset)
+{
+  guint *sizes = g_new (guint, 2 * dataset->samples->len + 1);
+
+  for (guint i = 0; i < dataset->samples->len; i++)
+    {
+      const GraftSample *sample = g_ptr_array_index (dataset->samples, i);
+
+      sizes[2 * i] = sample->width;
+      sizes[2 * i + 1] = sample->height;
+    }
+  return sizes;
+}
+
+/* Rewrites @path with @length bytes of garbage, then gives it back the modification time
+ * @st recorded: to a check that trusts its memo, the file has not changed. */
+static void
+rewrite_keeping_time (const char     *path,
+                      gsize           length,
+                      const GStatBuf *st)
+{
+  g_autofree char *garbage = g_malloc (length);
+  struct timespec times[2] = { st->st_atim, st->st_mtim };
+
+  memset (garbage, 'x', length);
+  g_assert_true (g_file_set_contents (path, garbage, (gssize) length, NULL));
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+}
+
+static void
+test_remember (Fixture       *fixture,
+               gconstpointer  data)
+{
+  GraftDataset *dataset = fixture->dataset;
+  g_autoptr(GraftDatasetHealth) fresh = NULL;
+  g_autoptr(GraftDatasetHealth) first = NULL;
+  g_autoptr(GraftDatasetHealth) again = NULL;
+  g_autoptr(GraftDatasetHealth) damaged = NULL;
+  g_autoptr(GraftDatasetHealth) unwritable = NULL;
+  g_autoptr(GraftDatasetHealth) trusted = NULL;
+  g_autoptr(GraftDatasetHealth) touched = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *memo_dir = g_build_filename (fixture->dir, "memo", NULL);
+  g_autofree char *blocker = g_build_filename (fixture->dir, "not-a-folder", NULL);
+  g_autofree char *no_dir = g_build_filename (blocker, "memo", NULL);
+  g_autofree char *target = g_build_filename (fixture->dir, "train", "a", "3.png", NULL);
+  g_autofree guint *fresh_sizes = NULL, *again_sizes = NULL;
+  g_autofree char *unreadable = NULL;
+  g_autoptr(GDir) dir = NULL;
+  GraftHealthOptions options;
+  Progress progress = { 0 };
+  GStatBuf st;
+  guint n_files = 0;
+
+  (void) data;
+  graft_health_options_init (&options);
+  g_assert_false (options.remember);
+  fresh = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  fresh_sizes = sizes_of (dataset);
+
+  /* the first remembered check reads every file and leaves one memo file */
+  options.remember = TRUE;
+  options.memo_dir = memo_dir;
+  first = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_report (fresh, first);
+  dir = g_dir_open (memo_dir, 0, &error);
+  g_assert_no_error (error);
+  while (g_dir_read_name (dir) != NULL)
+    n_files++;
+  g_assert_cmpuint (n_files, ==, 1);
+
+  /* the next gives the same report, widths and heights, and its progress reaches the end */
+  again = graft_dataset_check_health (dataset, &options, on_progress, &progress, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_report (fresh, again);
+  again_sizes = sizes_of (dataset);
+  g_assert_cmpmem (fresh_sizes, 2 * dataset->samples->len * sizeof (guint),
+                   again_sizes, 2 * dataset->samples->len * sizeof (guint));
+  g_assert_cmpuint (progress.last_done, ==, progress.total);
+  g_assert_cmpuint (progress.total, ==, dataset->samples->len);
+
+  /* the memo is what answers for an unchanged file: garbage written in place of a good
+   * image, its size and time kept, is not read again; once its time changes it is */
+  g_assert_cmpint (g_stat (target, &st), ==, 0);
+  rewrite_keeping_time (target, (gsize) st.st_size, &st);
+  trusted = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_report (fresh, trusted);
+  st.st_mtim.tv_sec -= 10;
+  rewrite_keeping_time (target, (gsize) st.st_size, &st);
+  touched = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  unreadable = problems_of (touched, GRAFT_DATA_PROBLEM_UNREADABLE);
+  g_assert_nonnull (strstr (unreadable, "train/a/3.png"));
+  g_assert_false (touched->usable[3]);
+  g_clear_pointer (&touched, graft_dataset_health_free);
+  g_free (write_png (fixture->dir, "train/a/3.png", 40, 40, 4));   /* as the fixture wrote it */
+  find_sample (dataset, "train/a/3.png", NULL)->split = GRAFT_SPLIT_TRAIN;
+
+  /* a damaged memo is not trusted: every file is read */
+  {
+    g_autoptr(GDir) again_dir = g_dir_open (memo_dir, 0, NULL);
+    g_autofree char *memo = g_build_filename (memo_dir, g_dir_read_name (again_dir), NULL);
+
+    g_assert_true (g_file_set_contents (memo, "{\"version\": 1, \"files\": [", -1, NULL));
+  }
+  damaged = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_report (fresh, damaged);
+
+  /* nor is a memo that cannot be written a failure */
+  g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
+  options.memo_dir = no_dir;
+  unwritable = graft_dataset_check_health (dataset, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_report (fresh, unwritable);
+}
+
 /* Copies split apart are leakage after a split too; splitting with the report keeps them
  * together. */
 static void
@@ -534,6 +680,7 @@ main (int    argc,
               fixture_tear_down);
   g_test_add ("/health/small-dataset", Fixture, NULL, fixture_set_up, test_small_dataset,
               fixture_tear_down);
+  g_test_add ("/health/remember", Fixture, NULL, fixture_set_up, test_remember, fixture_tear_down);
   g_test_add ("/health/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   g_test_add_func ("/health/boxes", test_boxes);
   return g_test_run ();
