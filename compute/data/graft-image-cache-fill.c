@@ -646,7 +646,8 @@ graft_image_cache_prepare (const char            *cache_dir,
     {
       GraftSample *sample = g_ptr_array_index (dataset->samples, i);
 
-      if (split == GRAFT_SPLIT_NONE || sample->split == split)
+      /* what the health check took out no loader shows */
+      if (sample->usable && (split == GRAFT_SPLIT_NONE || sample->split == split))
         g_ptr_array_add (samples, sample);
     }
   ok = graft_image_cache_fill (cache, samples, 0, progress, user_data, cancellable,

@@ -107,7 +107,7 @@ gboolean          graft_image_cache_fill        (GraftImageCache            *sel
 
 /* The cache of @dataset's images for a model input of @size pixels and @channels
  * channels in @cache_dir (NULL: the default), opened and brought up to date for the
- * samples of @split (GRAFT_SPLIT_NONE: every sample) with graft_image_cache_fill(), for a trainer or an evaluation that would otherwise
+ * usable samples of @split (GRAFT_SPLIT_NONE: all of them) with graft_image_cache_fill(), for a trainer or an evaluation that would otherwise
  * decode each file at each use. A cache that cannot be opened or written is not a
  * failure of the work it would speed up: it returns NULL with *@note saying why (the
  * caller then reads the files), and NULL with @error only when cancelled. On success
