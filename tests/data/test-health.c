@@ -326,6 +326,28 @@ test_report (Fixture       *fixture,
   }
 }
 
+/* Two checks of the same files found the same. */
+static void
+assert_same_report (const GraftDatasetHealth *a,
+                    const GraftDatasetHealth *b)
+{
+  g_assert_cmpuint (a->problems->len, ==, b->problems->len);
+  for (guint i = 0; i < a->problems->len; i++)
+    {
+      const GraftDataProblem *pa = g_ptr_array_index (a->problems, i);
+      const GraftDataProblem *pb = g_ptr_array_index (b->problems, i);
+
+      g_assert_cmpint (pa->kind, ==, pb->kind);
+      g_assert_cmpstr (pa->file, ==, pb->file);
+      g_assert_cmpstr (pa->message, ==, pb->message);
+    }
+  g_assert_cmpuint (a->n_samples, ==, b->n_samples);
+  g_assert_cmpmem (a->hashes, a->n_samples * GRAFT_HEALTH_HASH_SIZE,
+                   b->hashes, b->n_samples * GRAFT_HEALTH_HASH_SIZE);
+  g_assert_cmpmem (a->usable, a->n_samples * sizeof (gboolean), b->usable, b->n_samples * sizeof (gboolean));
+  g_assert_cmpuint (a->duplicates->len, ==, b->duplicates->len);
+}
+
 /* The same report whatever the number of readers, and a smaller minimum side. */
 static void
 test_deterministic (Fixture       *fixture,
@@ -347,41 +369,9 @@ test_deterministic (Fixture       *fixture,
   many = graft_dataset_check_health (fixture->dataset, &options, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
 
-  g_assert_cmpuint (one->problems->len, ==, many->problems->len);
-  for (guint i = 0; i < one->problems->len; i++)
-    {
-      const GraftDataProblem *a = g_ptr_array_index (one->problems, i);
-      const GraftDataProblem *b = g_ptr_array_index (many->problems, i);
-
-      g_assert_cmpint (a->kind, ==, b->kind);
-      g_assert_cmpstr (a->file, ==, b->file);
-      g_assert_cmpstr (a->message, ==, b->message);
-    }
-  g_assert_cmpmem (one->hashes, one->n_samples * GRAFT_HEALTH_HASH_SIZE,
-                   many->hashes, many->n_samples * GRAFT_HEALTH_HASH_SIZE);
+  assert_same_report (one, many);
   small = problems_of (one, GRAFT_DATA_PROBLEM_SMALL_IMAGE);
   g_assert_cmpstr (small, ==, "train/c/tiny.png");
-}
-
-static void
-assert_same_report (const GraftDatasetHealth *a,
-                    const GraftDatasetHealth *b)
-{
-  g_assert_cmpuint (a->problems->len, ==, b->problems->len);
-  for (guint i = 0; i < a->problems->len; i++)
-    {
-      const GraftDataProblem *pa = g_ptr_array_index (a->problems, i);
-      const GraftDataProblem *pb = g_ptr_array_index (b->problems, i);
-
-      g_assert_cmpint (pa->kind, ==, pb->kind);
-      g_assert_cmpstr (pa->file, ==, pb->file);
-      g_assert_cmpstr (pa->message, ==, pb->message);
-    }
-  g_assert_cmpuint (a->n_samples, ==, b->n_samples);
-  g_assert_cmpmem (a->hashes, a->n_samples * GRAFT_HEALTH_HASH_SIZE,
-                   b->hashes, b->n_samples * GRAFT_HEALTH_HASH_SIZE);
-  g_assert_cmpmem (a->usable, a->n_samples * sizeof (gboolean), b->usable, b->n_samples * sizeof (gboolean));
-  g_assert_cmpuint (a->duplicates->len, ==, b->duplicates->len);
 }
 
 /* Records each sample's width and height, which a check fills in. */
