@@ -6,7 +6,8 @@
 # GRAFT_FUZZ_SECONDS, if set, replaces SECONDS. A crash, a sanitizer report, a leak, an
 # input slower than 10 s, a single allocation above 128 MiB (a size taken on trust from
 # the input) or a process above 2 GiB fails the run; the input that did it is left in
-# SCRATCH/artifacts/, and `FUZZER FILE` runs it again.
+# SCRATCH/artifacts/, and `FUZZER FILE` runs it again. Every such failure exits 1:
+# libFuzzer's own codes (77 for a crash) would read as a skip to meson.
 set -eu
 fuzzer=$1
 seeds=$2
@@ -17,4 +18,5 @@ rm -rf "$scratch"
 mkdir -p "$scratch/corpus" "$scratch/artifacts"
 cp "$seeds"/* "$scratch/corpus/"
 exec "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=128 -timeout=10 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -print_final_stats=1 -artifact_prefix="$scratch/artifacts/" "$scratch/corpus"
