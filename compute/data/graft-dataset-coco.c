@@ -113,6 +113,11 @@ parse_json (const char  *data,
         json_object_put (root);
         return NULL;
       }
+  if (root == NULL)
+    /* the one JSON value json-c gives as NULL */
+    g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_PARSE,
+                 "%s is JSON but not a COCO instances file: it holds null, not an object "
+                 "with an \"images\" list; choose the instances file (instances_*.json)", name);
   return root;
 }
 

@@ -772,6 +772,11 @@ test_coco_malformed (Fixture       *fixture,
   g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_PARSE);
   g_assert_nonnull (strstr (error->message, "list.json"));
   g_clear_error (&error);
+  /* null is valid JSON that json-c gives as no object at all */
+  g_assert_false (graft_dataset_parse_coco (dataset, "null\n", 5, "null.json", fixture->dir, &error));
+  g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "null.json"));
+  g_clear_error (&error);
 
   /* no categories at all: said once, and every box's class is unknown */
   write_png (fixture->dir, "a.png", 4, 4);
