@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "graft-dataset-health-private.h"
+#include "graft-dataset-private.h"
 #include "graft-image.h"
 
 /* Boxes read from normalised coordinates may overshoot their image by rounding. */
@@ -113,7 +114,7 @@ read_one (Pool  *pool,
     {
       result->stated = TRUE;
       result->size = (gint64) st.st_size;
-      result->mtime_ns = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec;
+      result->mtime_ns = _graft_stat_mtime_ns (&st);
     }
   if (!g_file_get_contents (sample->path, &data, &length, &error))
     {
@@ -193,8 +194,7 @@ recall (Pool       *pool,
 
       if (known != NULL && g_stat (sample->path, &st) == 0 &&
           known->size == (gint64) st.st_size &&
-          known->mtime_ns == (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
-                             st.st_mtim.tv_nsec)
+          known->mtime_ns == _graft_stat_mtime_ns (&st))
         {
           pool->results[i] = *known;
           pool->results[i].reason = g_strdup (known->reason);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "graft-data-error.h"
+#include "graft-dataset-private.h"
 #include "graft-image-cache-private.h"
 
 /* The index is written this often during a long fill, so a crash loses little work. */
@@ -393,12 +394,6 @@ remove_gone (GraftImageCache *self)
   return removed;
 }
 
-static gint64
-mtime_ns (const struct stat *st)
-{
-  return (gint64) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 gboolean
 graft_image_cache_fill (GraftImageCache            *self,
                         GPtrArray                  *samples,
@@ -489,7 +484,7 @@ graft_image_cache_fill (GraftImageCache            *self,
       if (entry != NULL)
         {
           entry->seen = TRUE;
-          if (entry->file_size == (guint64) st.st_size && entry->mtime_ns == mtime_ns (&st))
+          if (entry->file_size == (guint64) st.st_size && entry->mtime_ns == _graft_stat_mtime_ns (&st))
             {
               result->n_reused++;
               if (entry->failed)
@@ -501,7 +496,7 @@ graft_image_cache_fill (GraftImageCache            *self,
       todo = g_new0 (Todo, 1);
       todo->path = g_strdup (sample->path);
       todo->file_size = (guint64) st.st_size;
-      todo->mtime_ns = mtime_ns (&st);
+      todo->mtime_ns = _graft_stat_mtime_ns (&st);
       todo->position = i;
       g_ptr_array_add (fill.todo, todo);
       g_hash_table_add (queued, todo->path);
