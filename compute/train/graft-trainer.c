@@ -186,6 +186,20 @@ report (Trainer         *t,
     t->progress (&t->progress_state, t->user_data);
 }
 
+/* Images done of total, in the phase set before the work began (caching, validating,
+ * evaluating, preparing). */
+static void
+on_images_progress (guint    done,
+                    guint    total,
+                    gpointer user_data)
+{
+  Trainer *t = user_data;
+
+  t->progress_state.done = done;
+  t->progress_state.total = total;
+  report (t, t->progress_state.phase);
+}
+
 /* Holds the trainer while paused; FALSE with G_IO_ERROR_CANCELLED once cancelled. */
 static gboolean
 checkpoint_control (Trainer *t,
@@ -675,18 +689,6 @@ prepare (Trainer *t,
 
 /* ---- Feature cache ------------------------------------------------------------------- */
 
-static void
-on_cache_progress (guint    done,
-                   guint    total,
-                   gpointer user_data)
-{
-  Trainer *t = user_data;
-
-  t->progress_state.done = done;
-  t->progress_state.total = total;
-  report (t, GRAFT_TRAIN_PHASE_CACHING);
-}
-
 /* The cut layer's output for every labelled image of @split, in sample order. */
 static gboolean
 cache_split (Trainer    *t,
@@ -705,6 +707,7 @@ cache_split (Trainer    *t,
   guint capacity;
 
   set->dim = graft_tensor_get_n_elements (cut) / t->batch;
+  t->progress_state.phase = GRAFT_TRAIN_PHASE_CACHING;
   graft_input_spec_loader_options (&t->info.input, FALSE, GRAFT_AUGMENT_LEVEL_NONE, t->batch, 0,
                                    &options);
   loader = graft_loader_new (t->dataset, split, t->image_cache, &options, t->cancellable, error);
@@ -741,7 +744,7 @@ cache_split (Trainer    *t,
       memcpy (set->labels + set->n, b->labels, n * sizeof (float));
       memcpy (set->samples + set->n, b->samples, n * sizeof (guint));
       set->n += n;
-      on_cache_progress (set->n, capacity, t);
+      on_images_progress (set->n, capacity, t);
     }
   return error == NULL || *error == NULL;
 }
@@ -1025,18 +1028,6 @@ train_epoch_loader (Trainer     *t,
   return TRUE;
 }
 
-static void
-on_eval_progress (guint    done,
-                  guint    total,
-                  gpointer user_data)
-{
-  Trainer *t = user_data;
-
-  t->progress_state.done = done;
-  t->progress_state.total = total;
-  report (t, t->progress_state.phase);
-}
-
 static gboolean
 validate (Trainer *t,
           double  *loss,
@@ -1052,7 +1043,7 @@ validate (Trainer *t,
   if (t->cut_layer > 0)
     return evaluate_features (t, &t->val_features, loss, accuracy, error);
   if (!graft_predict_split (t->model, 0, t->dataset, GRAFT_SPLIT_VAL, t->image_cache,
-                            &t->info.input, on_eval_progress, t, t->cancellable, &p, error))
+                            &t->info.input, on_images_progress, t, t->cancellable, &p, error))
     return FALSE;
   graft_predictions_summary (&p, loss, accuracy);
   graft_predictions_clear (&p);
@@ -1187,18 +1178,6 @@ training_member (Trainer *t)
   return o;
 }
 
-static void
-on_image_cache_progress (guint    done,
-                         guint    total,
-                         gpointer user_data)
-{
-  Trainer *t = user_data;
-
-  t->progress_state.done = done;
-  t->progress_state.total = total;
-  report (t, GRAFT_TRAIN_PHASE_PREPARING);
-}
-
 /* Every image of the project decoded once into the preprocessing cache (kept between runs,
  * so a second run on the same images decodes none), for the loaders to read pixels from
  * in place of files. A cache that cannot be used costs speed, not the run. */
@@ -1206,9 +1185,10 @@ static gboolean
 open_image_cache (Trainer *t,
                   GError **error)
 {
+  t->progress_state.phase = GRAFT_TRAIN_PHASE_PREPARING;
   t->image_cache = graft_image_cache_prepare (t->request->image_cache_dir, t->dataset,
                                               GRAFT_SPLIT_NONE, t->info.input.size, t->info.input.channels,
-                                              on_image_cache_progress, t, t->cancellable,
+                                              on_images_progress, t, t->cancellable,
                                               &t->image_cache_note, error);
   t->progress_state.done = t->progress_state.total = 0;
   return t->image_cache != NULL || t->image_cache_note != NULL;
@@ -1261,7 +1241,7 @@ finish (Trainer          *t,
         return FALSE;
       t->progress_state.phase = GRAFT_TRAIN_PHASE_EVALUATING;
       if (!graft_predict_split (t->model, t->cut_layer, t->dataset, split, t->image_cache,
-                                &t->info.input, on_eval_progress, t, t->cancellable, &p, error))
+                                &t->info.input, on_images_progress, t, t->cancellable, &p, error))
         return FALSE;
       metrics = graft_predictions_metrics (&p, (const char * const *) t->info.classes, error);
       graft_predictions_clear (&p);
